@@ -11,10 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from snncompile import __version__
-from snncompile.cli import compile, export, inspect, lower, simulate
+from snncompile.cli import compile, energy, export, inspect, lower, simulate
 from snncompile.errors import SnnError
 
-COMMANDS = {"export": export, "inspect": inspect, "simulate": simulate, "lower": lower, "compile": compile}
+COMMANDS = {"export": export, "inspect": inspect, "simulate": simulate, "lower": lower, "compile": compile,
+            "energy": energy}
 
 
 def parser() -> argparse.ArgumentParser:

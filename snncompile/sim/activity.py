@@ -19,6 +19,7 @@ class Activity:
     samples: int
     spikes: dict[str, np.ndarray] = field(default_factory=dict)  # node -> int64 [T, *shape], spikes over the batch
     events: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # node -> port -> [T, *in_shape]
+    counts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # node -> counter -> [T, ...] (counters.py)
 
     def firing_rate(self, node: str) -> float:
         """Mean spikes per neuron per step per sample."""
@@ -36,7 +37,8 @@ class Activity:
         """Activity of two batches of the same graph and steps, as if simulated together."""
         return Activity(self.steps, self.samples + other.samples,
                         _add(self.spikes, other.spikes),
-                        {k: _add(v, other.events[k]) for k, v in self.events.items()})
+                        {k: _add(v, other.events[k]) for k, v in self.events.items()},
+                        {k: _add(v, other.counts[k]) for k, v in self.counts.items()})
 
 
 def _add(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

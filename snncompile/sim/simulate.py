@@ -17,6 +17,7 @@ from snncompile.errors import SnnError
 from snncompile.ir import Graph, verify
 from snncompile.ir.nodes import NEURONS, Input
 from snncompile.sim.activity import Activity
+from snncompile.sim.counters import step_counts
 from snncompile.sim.kernels import make_kernel
 
 
@@ -75,6 +76,8 @@ def simulate(graph: Graph, inputs: np.ndarray | torch.Tensor | Mapping[str, np.n
     spikes = {m: np.zeros((steps,) + graph.types[m].shape, np.int64) for m in spiking}
     events = {m: {p: np.zeros((steps,) + t.shape, np.int64) for p, t in graph.port_types(m).items()}
               for m in eventful}
+    port_types = {m: graph.port_types(m) for m in graph.order}
+    counts: dict[str, dict[str, list[np.ndarray]]] = {}
     outputs: dict[str, list[np.ndarray]] = {m: [] for m in graph.outputs}
     states: dict[str, list[np.ndarray]] = {m: [] for m in probes}
     traces: dict[str, list[np.ndarray]] = {m: [] for m in trace}
@@ -91,6 +94,8 @@ def simulate(graph: Graph, inputs: np.ndarray | torch.Tensor | Mapping[str, np.n
                 if name in events:
                     for p, x in ports.items():
                         events[name][p][t] = (x != 0).sum(0).numpy()
+                for key, c in step_counts(graph.nodes[name], ports, port_types[name]).items():
+                    counts.setdefault(name, {}).setdefault(key, []).append(_val(c))
             for m in spiking:
                 spikes[m][t] = values[m].sum(0).to(torch.int64).numpy()
             for m in outputs:
@@ -100,7 +105,8 @@ def simulate(graph: Graph, inputs: np.ndarray | torch.Tensor | Mapping[str, np.n
                 states[m].append(_val(st[-1] if isinstance(st, tuple) else st))
             for m in traces:
                 traces[m].append(_val(values[m]))
-    return SimResult({m: np.stack(v) for m, v in outputs.items()}, Activity(steps, batch, spikes, events),
+    extra = {m: {k: np.stack(v) for k, v in c.items()} for m, c in counts.items()}
+    return SimResult({m: np.stack(v) for m, v in outputs.items()}, Activity(steps, batch, spikes, events, extra),
                      {m: np.stack(v) for m, v in states.items()}, {m: np.stack(v) for m, v in traces.items()})
 
 

@@ -1,0 +1,43 @@
+"""Fan-out of every input position of a synapse-like node: how many output elements it reaches through a
+non-zero weight. ``events x fan-out`` is then the exact number of synaptic operations, borders included.
+
+The fan-out is computed from the node's own simulator kernel: every weight replaced by 1 where it is non-zero (0
+elsewhere) and the bias by 0, the kernel's output summed and differentiated with respect to an all-ones input.
+That is the column count of the connection matrix, exact for padding, stride, dilation and groups.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from snncompile.errors import UnsupportedError
+from snncompile.ir import nodes as n
+from snncompile.ir.types import TensorType
+from snncompile.sim.kernels import make_kernel
+
+FANOUT_NODES: tuple[type[n.Node], ...] = (n.Affine, n.Linear, n.Conv1d, n.Conv2d, n.SumPool2d, n.AvgPool2d,
+                                          n.HeadSum, n.TokenSum)
+
+
+def _connections(node: n.Node) -> n.Node:
+    """The same node with 0/1 weights (1 = a synapse exists) and no bias; average pooling as a sum."""
+    if isinstance(node, n.AvgPool2d):
+        return n.SumPool2d(kernel_size=node.kernel_size, stride=node.stride, padding=node.padding)
+    changes = {}
+    if "weight" in node.arrays:
+        changes["weight"] = (node.weight != 0).astype(np.float64)
+    if "bias" in node.arrays:
+        changes["bias"] = np.zeros_like(node.bias)
+    return node.replace(**changes) if changes else node
+
+
+def fanout(node: n.Node, name: str, inp: TensorType) -> np.ndarray:
+    """Fan-out per input position, shape ``inp.shape`` (int64)."""
+    if not isinstance(node, FANOUT_NODES):
+        raise UnsupportedError(f"node '{name}' ({node.op}): no fan-out rule; supported: "
+                               f"{', '.join(c.op for c in FANOUT_NODES)}")
+    x = torch.ones((1,) + inp.shape, dtype=torch.float64, requires_grad=True)
+    y, _ = make_kernel(_connections(node), 1.0, torch.float64).step({"input": x}, None)
+    y.sum().backward()
+    return np.rint(x.grad[0].numpy()).astype(np.int64)

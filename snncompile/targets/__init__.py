@@ -1,0 +1,1 @@
+"""Targets: hardware descriptions (energy per operation, with sources) and, later, the per-target backends."""
