@@ -7,6 +7,7 @@ Steps, each a command a user would type:
     snncompile export examples/<model>.pt -o out/<model>.nir
     snncompile inspect out/<model>.nir
     snncompile simulate out/<model>.nir --data digits
+    snncompile energy out/<model>.nir --data digits --html out/<model>-energy.html --json out/<model>-energy.json
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def demo(model: str, out_dir: Path) -> int:
         ["export", str(HERE / f"{model}.pt"), "-o", nir_file],
         ["inspect", nir_file],
         ["simulate", nir_file, "--data", "digits"],
+        ["energy", nir_file, "--data", "digits", "--html", str(out_dir / f"{model}-energy.html"),
+         "--json", str(out_dir / f"{model}-energy.json")],
     ]
     for argv in steps:
         print(f"\n$ snncompile {' '.join(argv)}", flush=True)

@@ -16,5 +16,7 @@ def test_demo_runs(model, tmp_path, capsys):
     assert demo.demo(model, tmp_path) == 0
     out = capsys.readouterr().out
     assert (tmp_path / f"{model}.nir").is_file()
+    assert (tmp_path / f"{model}-energy.html").read_text().count("<svg") >= 4
+    assert "energy per sample" in out
     accuracy = float(out.rsplit("accuracy: ", 1)[1].split()[0])
     assert accuracy >= 0.93
