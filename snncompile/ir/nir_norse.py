@@ -1,0 +1,91 @@
+"""Running an snncompile NIR file in norse (``norse.torch.from_nir``), with the convention shims in one place.
+
+norse 1.1.0 reads a stock ``nir.NIRGraph`` (``nir.read``) but differs from NIR/snncompile in ways a file cannot say:
+
+* **Firing**: norse fires on ``v - v_th > 0`` (NIR's ``>``) and ignores the ``snncompile/fire`` metadata. A LIF
+  with ``fire = ">="`` gets ``v_th' = nextafter(float32(v_th), -inf)``: in float32, ``v >= v_th`` iff ``v > v_th'``,
+  so the spikes are those of ``>=``.
+* **Time step**: ``from_nir`` defaults to ``dt = 1e-3``; the graph's own dt (``snncompile/dt`` metadata) is passed.
+  norse computes ``v + dt * (1 / tau) * (x + v_leak - v)``; with dt = 1, tau = 2 (every spiking-transformer LIF)
+  ``dt * (1 / tau) = 0.5`` is exact, so this equals NIR's ``v + (v_leak - v + x) * dt / tau`` bit for bit.
+* **Ignored parameters**: norse ignores ``r`` and ``v_reset`` (it resets to 0) and starts ``v`` at ``v_leak`` (as
+  snncompile does). A LIF with ``r != 1``, ``v_reset != 0`` or ``reset = "subtract"`` is refused, not approximated.
+* **Flatten**: norse applies ``torch.nn.Flatten(start_dim, end_dim)`` to the batched tensor, while NIR's dims index
+  the per-sample shape; non-negative dims are shifted by one.
+* **Node types**: norse maps only Input, Output, Affine, Linear, Conv2d, Flatten, SumPool2d, IF, LIF and CubaLIF;
+  anything else is refused with the list.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+import nir
+import numpy as np
+import torch
+
+from snncompile.errors import UnsupportedError
+
+NORSE_TYPES = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Conv2d, nir.Flatten, nir.SumPool2d, nir.IF, nir.LIF,
+               nir.CubaLIF)
+
+
+def _snn_meta(node: nir.NIRNode) -> Mapping[str, object]:
+    return (getattr(node, "metadata", None) or {}).get("snncompile", {})
+
+
+def _shim_lif(name: str, node: nir.LIF) -> None:
+    meta = _snn_meta(node)
+    if not np.all(node.r == 1) or not np.all(node.v_reset == 0) or meta.get("reset", "hard") != "hard":
+        raise UnsupportedError(f"node '{name}': norse ignores r and v_reset and resets to 0; needs r = 1, "
+                               "v_reset = 0, hard reset")
+    if meta.get("fire", ">") == ">=":
+        node.v_threshold = np.nextafter(np.asarray(node.v_threshold, np.float32), np.float32(-np.inf))
+
+
+def _shim_flatten(node: nir.Flatten) -> None:
+    node.start_dim += node.start_dim >= 0
+    node.end_dim += node.end_dim >= 0
+
+
+def for_norse(graph: nir.NIRGraph) -> nir.NIRGraph:
+    """A copy of ``graph`` (as ``nir.read`` returns it) with the shims above applied; raises UnsupportedError for
+    what norse would run differently."""
+    graph = copy.deepcopy(graph)
+    for name, node in graph.nodes.items():
+        if not isinstance(node, NORSE_TYPES):
+            raise UnsupportedError(f"node '{name}': norse has no {type(node).__name__} "
+                                   f"(it maps {', '.join(t.__name__ for t in NORSE_TYPES)})")
+        if isinstance(node, nir.LIF):
+            _shim_lif(name, node)
+        elif isinstance(node, nir.Flatten):
+            _shim_flatten(node)
+    return graph
+
+
+def _recorder(into: list[torch.Tensor]):
+    """A forward hook appending a module's output (a neuron's spikes: the first of ``(spikes, state)``) to ``into``."""
+    def hook(_module: torch.nn.Module, _inputs: tuple, out: torch.Tensor | tuple) -> None:
+        into.append((out[0] if isinstance(out, tuple) else out).detach())
+    return hook
+
+
+def run_norse(graph: nir.NIRGraph, x: np.ndarray, record: tuple[str, ...] = ()) -> tuple[np.ndarray, dict]:
+    """Run ``graph`` in norse (float32) on ``x`` ``[T, B, *shape]``, one step at a time with state carried.
+    Returns the output ``[T, B, ...]`` and the outputs of the nodes in ``record`` (spikes for neurons), each
+    ``[T, B, ...]``."""
+    from norse.torch import from_nir  # noqa: PLC0415 - optional dependency, only for this check
+
+    dt = float(graph.metadata.get("snncompile", {}).get("dt", 1e-3))
+    module = from_nir(for_norse(graph), dt=dt, ignore_warnings=True)
+    submodules = dict(module.named_modules())
+    recorded: dict[str, list[torch.Tensor]] = {name: [] for name in record}
+    for name in record:  # nirtorch names a node's module after the node, dots replaced by underscores
+        submodules[name.replace(".", "_")].register_forward_hook(_recorder(recorded[name]))
+    outputs, state = [], None
+    with torch.no_grad():
+        for step in torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)):
+            out, state = module(step, state)
+            outputs.append(out)
+    return torch.stack(outputs).numpy(), {k: torch.stack(v).numpy() for k, v in recorded.items()}
