@@ -64,6 +64,7 @@ def every_node_graph() -> Graph:
         "tmerge": n.TokenMerge(r=2, similarity="dot", result="flags"), "tout2": n.Output(),
         "smask": n.StaticTokenMask(mask=np.array([[1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]])),
         "smasked": n.TokenMask(), "sout": n.Output(),
+        "ssel": n.TokenSelect(index=(0, 2, 3)), "sscat": n.TokenScatter(index=(0, 2, 3), size=4), "sout2": n.Output(),
         "fws": n.Input(type=TensorType((4, 3), Kind.GRADED)), "fwout1": n.Output(), "fwout2": n.Output(),
         "fourier": n.FourierMixer(token_basis=w(1, 4, 4), weights=w(1)),
         "wavelet": n.WaveletMixer(token_basis=w(2, 4, 4), channel_basis=w(2, 3, 3), weights=w(2)),
@@ -84,6 +85,7 @@ def every_node_graph() -> Graph:
               Edge("thalt", "tmask", "mask"), Edge("tmask", "tmerge"), Edge("thalt", "tmerge", "mask"),
               Edge("tmerge", "tout2"), Edge("tmask", "tout")]
     ports += [Edge("tx", "smask"), Edge("tx", "smasked"), Edge("smask", "smasked", "mask"), Edge("smasked", "sout")]
+    ports += [Edge("tx", "ssel"), Edge("ssel", "sscat"), Edge("sscat", "sout2")]
     ports += [Edge("flat", "mm", "a"), Edge("reshape", "mm", "b"), Edge("flat", "blocks.0.attn", "q"),
               Edge("reshape", "blocks.0.attn", "k"), Edge("flat", "blocks.0.attn", "v")]
     ports += [Edge("fws", "fourier"), Edge("fws", "wavelet"), Edge("fourier", "fwout1"), Edge("wavelet", "fwout2")]

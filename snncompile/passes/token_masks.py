@@ -7,13 +7,21 @@ token, sample) and replaces the node by a ``StaticTokenMask`` (same name, fed by
 size) whose ``mask[t, k] = 0`` exactly when token k was halted at step t in at least ``p`` % of the calibration
 samples. The mask stays per step (halting in AT-SNN grows along the steps); steps after the calibrated ones repeat
 the last row. Nodes that then reach no Output are removed: the halting scores, their running sums and the merge
-flags that only fed the halting. ``TokenMerge`` (the tokens) is left dynamic; its live-token mask becomes static.
+flags that only fed the halting. With ``shrink`` (default) the rows of tokens masked at EVERY step are then removed
+from the layers they feed (``snncompile.passes.token_shrink``: shapes shrink, TokenSelect / TokenScatter at the
+region's borders; EXACT with respect to the masked graph); rows masked at some steps only stay (counted as
+skippable synapse-steps by ``token_shrink.shrink``).
 
-Preserved: NOT exact. The result equals the original on every input whose keep masks equal the static ones (e.g.
-where a token is halted in all calibration samples and in the input, or in none); elsewhere a token is halted for
-all samples or for none. Shapes are unchanged: ``removable(graph)`` counts the neurons and synapses of token rows
-that are masked at every step and feed nothing but masked rows (a target can drop them; shrinking the shapes is a
-further rewrite). Refused: a graph without ``TokenHalting`` (nothing to calibrate) or with several Inputs.
+``TokenMerge`` stays dynamic: its selection (which even token is averaged into which odd token, and which r of
+them) is the argmax of similarities of the per-sample residual stream, so it is static under a static mask only
+when the mask forces it (at most r live even tokens and at most one live odd token); the calibrated
+masks of the digits model keep 4 to 16 tokens live, so no fixed averaging synapse set reproduces it. Its input
+mask becomes the static one.
+
+Preserved: NOT exact with respect to the original. The result equals the original on every input whose keep masks
+equal the static ones (e.g. where a token is halted in all calibration samples and in the input, or in none);
+elsewhere a token is halted for all samples or for none. Refused: a graph without ``TokenHalting`` (nothing to
+calibrate) or with several Inputs.
 Errors (one line): ``p`` outside ``(0, 100]``, ``samples`` or ``steps`` < 1, calibration data of the wrong shape.
 """
 
@@ -28,10 +36,9 @@ from snncompile.errors import SnnError
 from snncompile.ir import Edge, Graph
 from snncompile.ir import nodes as n
 from snncompile.ir.node import Node
+from snncompile.passes import token_shrink
 from snncompile.passes.base import Pass, PassResult
 from snncompile.sim import simulate
-
-TOKEN_WISE = (n.Affine, n.Linear, n.Add, n.TokenMask) + tuple(n.NEURONS)
 
 
 def refusal(graph: Graph, name: str) -> str | None:
@@ -72,37 +79,6 @@ def prune(graph: Graph) -> Graph:
     return graph.replace(nodes=keep, edges=[e for e in graph.edges if e.src in keep and e.dst in keep])
 
 
-def removable(graph: Graph) -> tuple[int, int]:
-    """(neurons, synapses) of token rows that only ever feed rows zeroed by a StaticTokenMask at every step."""
-    dead: dict[str, np.ndarray] = {}
-    for name in reversed(graph.order):
-        rows = graph.types[name].shape[:1]
-        if not rows:
-            continue
-        needed = np.zeros(rows[0], bool)
-        for e in (e for e in graph.edges if e.src == name):
-            consumer, shape = graph.nodes[e.dst], graph.types[e.dst].shape
-            if not (isinstance(consumer, TOKEN_WISE) and e.port == "input" and shape[:1] == rows):
-                needed[:] = True
-            elif isinstance(consumer, n.TokenMask):
-                mask = graph.sources(e.dst)["mask"]
-                static = [graph.nodes[m] for m in mask if isinstance(graph.nodes[m], n.StaticTokenMask)]
-                off = static[0].mask.max(0) == 0 if len(mask) == 1 and static else np.zeros(rows[0], bool)
-                needed |= ~dead.get(e.dst, np.zeros(rows[0], bool)) & ~off
-            else:
-                needed |= ~dead.get(e.dst, np.zeros(rows[0], bool))
-        dead[name] = ~needed
-    neurons = synapses = 0
-    for name, rows in dead.items():
-        node, count = graph.nodes[name], int(rows.sum())
-        size = int(np.prod(graph.types[name].shape[1:], dtype=np.int64))
-        if isinstance(node, n.NEURONS):
-            neurons += count * size
-        if isinstance(node, n.Affine | n.Linear):
-            synapses += count * node.weight.shape[0] * node.weight.shape[1]
-    return neurons, synapses
-
-
 @dataclasses.dataclass(frozen=True)
 class TokenMasks(Pass):
     name = "token-masks"
@@ -110,6 +86,7 @@ class TokenMasks(Pass):
     data: str = "digits"
     samples: int = 256
     steps: int = 4
+    shrink: bool = True
 
     def rewrite(self, graph: Graph) -> PassResult:
         if not 0 < self.p <= 100:
@@ -130,4 +107,5 @@ class TokenMasks(Pass):
         for k in halts:
             nodes[k] = n.StaticTokenMask(mask=(fractions[k] < self.p / 100).astype(np.float64))
         edges = [e for e in graph.edges if e.dst not in fractions] + [Edge(source, k) for k in halts]
-        return PassResult(prune(graph.replace(nodes=nodes, edges=edges)), True)
+        masked = prune(graph.replace(nodes=nodes, edges=edges))
+        return PassResult(prune(token_shrink.shrink(masked).graph) if self.shrink else masked, True)

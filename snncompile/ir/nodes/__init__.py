@@ -7,7 +7,7 @@ from snncompile.ir.nodes.mixers import FourierMixer, WaveletMixer
 from snncompile.ir.nodes.neurons import IF, LI, LIF, CubaLI, CubaLIF, I, Threshold
 from snncompile.ir.nodes.pooling import AvgPool2d, MaxPool2d, SumPool2d
 from snncompile.ir.nodes.qk import HeadSum, SpikeMask, TokenSum
-from snncompile.ir.nodes.static_masks import StaticTokenMask
+from snncompile.ir.nodes.static_masks import StaticTokenMask, TokenScatter, TokenSelect
 from snncompile.ir.nodes.structure import Add, Delay, Flatten, Input, Mean, Output, Reshape, Transpose
 from snncompile.ir.nodes.synapses import Affine, BatchNorm, Conv1d, Conv2d, Linear, Scale
 from snncompile.ir.nodes.tokens import TokenHalting, TokenHaltingScore, TokenMask, TokenMerge
@@ -21,7 +21,7 @@ NODE_CLASSES += (HeadSum, TokenSum, SpikeMask)
 NODE_CLASSES += (DSSAScore, DSSAAggregate)
 NODE_CLASSES += (FourierMixer, WaveletMixer)
 NODE_CLASSES += (TokenHaltingScore, TokenHalting, TokenMask, TokenMerge)
-NODE_CLASSES += (StaticTokenMask,)
+NODE_CLASSES += (StaticTokenMask, TokenSelect, TokenScatter)
 OPS: dict[str, type[Node]] = {cls.op: cls for cls in NODE_CLASSES}
 SYNAPSES: tuple[type[Node], ...] = (Affine, Linear, Conv1d, Conv2d)
 NEURONS: tuple[type[Node], ...] = (I, IF, LI, LIF, CubaLI, CubaLIF, Threshold)
