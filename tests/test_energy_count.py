@@ -106,3 +106,15 @@ def test_unlowered_attention_is_refused_with_the_node_named():
     act = simulate(g, np.ones((1, 1, 4, 2))).activity
     with pytest.raises(UnsupportedError, match="'ssa'.*lower the graph first"):
         count(g, act)
+
+
+def test_token_merge_counts_its_similarity_products_once():
+    nodes = {"x": n.Input(type=TensorType((4, 3), Kind.REAL)), "m": n.Input(type=TensorType((4,), Kind.BINARY)),
+             "tokens": n.TokenMerge(r=1), "flags": n.TokenMerge(r=1, result="flags"), "o1": n.Output(),
+             "o2": n.Output()}
+    g = Graph(nodes, [Edge("x", "tokens", "input"), Edge("m", "tokens", "mask"), Edge("x", "flags", "input"),
+                      Edge("m", "flags", "mask"), Edge("tokens", "o1"), Edge("flags", "o2")])
+    rng = np.random.default_rng(1)
+    layers = _counts(g, {"x": rng.normal(size=(2, 1, 4, 3)), "m": np.ones((2, 1, 4))})
+    assert layers["tokens"].values["macs"] == 2 * 2 * 3 * 2  # (N/2)^2 x D per step, T = 2
+    assert layers["flags"].values["macs"] == 0

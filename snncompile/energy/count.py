@@ -12,7 +12,8 @@ something on a chip:
 * SpikeMatMul: ``coincidences`` (pairs of non-zero operand entries that meet) as synops, or graded ops and
   payload if an operand is graded; ``dense_macs`` = the product's multiply-adds;
 * SpikeMask / TokenMask: ``mask_ops`` = events arriving at the gated input; TokenMask also ``live_tokens`` per step;
-* TokenMerge: ``macs`` = the similarity products (``N/2 x N/2 x D`` per step) it computes on real values;
+* TokenMerge: ``macs`` = the similarity products (``N/2 x N/2 x D`` per step) it computes on real values (once per
+  merge: the ``flags`` twin shares the selection);
 * neurons: ``neuron_updates`` (every neuron, every step), ``active_updates`` (those with a non-zero input),
   ``spikes`` and the firing rate per step.
 
@@ -142,8 +143,10 @@ def _mask(graph: Graph, name: str, act: Activity, layer: LayerCount) -> None:
 
 
 def _merge(graph: Graph, name: str, act: Activity, layer: LayerCount) -> None:
+    """The similarity products, counted once: a ``flags`` node repeats the selection of its ``tokens`` twin."""
     tokens, dim = graph.port_types(name)["input"].shape
-    layer.values["macs"] += float((tokens // 2) * (tokens - tokens // 2) * dim) * act.steps * act.samples
+    if graph.nodes[name].result == "tokens":
+        layer.values["macs"] += float((tokens // 2) * (tokens - tokens // 2) * dim) * act.steps * act.samples
     layer.input_kind = graph.port_types(name)["input"].kind.value
 
 
