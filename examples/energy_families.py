@@ -24,6 +24,7 @@ from snncompile.files import write_text
 from snncompile.frontend import trace
 from snncompile.frontend.checkpoint import load_model
 from snncompile.ir import Graph
+from snncompile.ir.nodes import StaticTokenMask
 from snncompile.nn.data import load_digits_split
 from snncompile.passes.registry import pipeline, run_pipeline
 from snncompile.passes.token_masks import TokenMasks
@@ -79,6 +80,10 @@ def _masked_rows(graph: Graph, steps: int, unmasked: dict[str, Any]) -> list[str
     lines = ["| AT-SNN | accuracy | live tokens per block and step | synaptic ops | generic-45nm | loihi1 |",
              "|---|---|---|---|---|---|"]
     rows = [("unmasked (dynamic halting)", unmasked)]
+    masked = TokenMasks(p=100.0, steps=steps, shrink=False).run(graph).graph
+    nodes = {k: v.replace(mask=np.ones_like(v.mask)) if isinstance(v, StaticTokenMask) else v
+             for k, v in masked.nodes.items()}
+    rows.append(("no halting (every token live)", _report(masked.replace(nodes=nodes), "atsnn all live", steps)))
     for p in PERCENTS:
         masked = TokenMasks(p=p, steps=steps).run(graph).graph
         rows.append((f"token-masks p = {p:g} %", _report(masked, f"atsnn p={p:g}", steps)))
