@@ -23,6 +23,7 @@ from snncompile.energy.conventions import CONVENTIONS, PaperEstimate
 from snncompile.energy.count import Counts, LayerCount, classifiers
 from snncompile.energy.fanout import FANOUT_NODES, fanout
 from snncompile.errors import InputFileError
+from snncompile.files import read_parsed
 from snncompile.ir import Graph
 from snncompile.ir import nodes as n
 from snncompile.targets.description import Description
@@ -31,13 +32,7 @@ SCHEMA = "snncompile.rates/1"
 
 
 def read_rates(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
-    try:
-        raw = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputFileError(f"{path}: not JSON ({err})") from None
+    raw = read_parsed(path, json.loads, "JSON", (json.JSONDecodeError,))
     if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
         raise InputFileError(f"{path}: expected a JSON object with \"schema\": \"{SCHEMA}\"")
     if raw.get("convention") not in CONVENTIONS:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from snncompile.errors import InputFileError, UnsupportedError
+from snncompile.files import read_parsed
 
 KINDS = ("synop", "mac", "neuron_update", "neuron_update_active", "neuron_update_inactive", "spike")
 BUNDLED = Path(__file__).parent / "descriptions"
@@ -60,12 +61,7 @@ def load_description(spec: str) -> Description:
     path = BUNDLED / f"{spec}.toml" if spec in bundled() else Path(spec)
     if path.suffix != ".toml":
         raise UnsupportedError(f"target '{spec}': expected one of {', '.join(bundled())} or a .toml description")
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise InputFileError(f"{path}: not a TOML file ({err})") from None
+    raw = read_parsed(path, tomllib.loads, "a TOML file", (tomllib.TOMLDecodeError,))
     if not isinstance(raw.get("name"), str) or not isinstance(raw.get("costs"), dict) or not raw["costs"]:
         raise InputFileError(f"{path}: a description needs name = \"...\" and at least one [costs.KIND] table")
     costs = {kind: _cost(str(path), kind, value) for kind, value in raw["costs"].items()}
