@@ -1,8 +1,9 @@
-"""The digits FWformer after the cpu pipeline, written as NIR, read by stock ``nir.read`` and run by norse.
+"""The digits FWformer written as NIR, read by stock ``nir.read`` and run by norse.
 
-Only the primitive prefix (the SPS convolutions and their LIFs, then a Flatten) is standard NIR today; the rest keeps
-extension nodes (see the report in docs/nir.md, "Running in norse"). On that prefix norse, with the shims of
-snncompile.ir.nir_norse, gives the same spikes as snncompile at every step of every LIF."""
+After the cpu pipeline only the primitive prefix (the SPS convolutions and their LIFs, then a Flatten) is standard
+NIR; on it norse, with the shims of snncompile.ir.nir_norse, gives the same spikes as snncompile at every step of
+every LIF. After the nir pipeline (cpu + tokens-to-vectors) the whole model is standard and norse gives the spikes of
+snncompile's simulation of the unlowered traced graph in every LIF layer (see docs/nir.md, "Running in norse")."""
 
 from pathlib import Path
 
@@ -14,12 +15,12 @@ import torch
 from snncompile.errors import UnsupportedError
 from snncompile.frontend import trace
 from snncompile.frontend.checkpoint import load_model
-from snncompile.ir import Edge, Graph
+from snncompile.ir import Edge, Graph, TensorType
 from snncompile.ir import nodes as n
 from snncompile.ir.nir_io import write_nir
 from snncompile.ir.nir_norse import run_norse
 from snncompile.nn.data import load_digits_split
-from snncompile.passes.registry import pipeline, run_pipeline
+from snncompile.passes.registry import TARGET_OPS, pipeline, run_pipeline
 from snncompile.sim import simulate
 
 CHECKPOINT = Path(__file__).parents[1] / "examples" / "fwformer_digits.pt"
@@ -72,3 +73,41 @@ def test_norse_refuses_what_it_would_run_differently(lowered_and_inputs, tmp_pat
     write_nir(graph.replace(nodes={**graph.nodes, "sps.stages.0.lif": lif.replace(r=lif.r * 2)}), tmp_path / "r.nir")
     with pytest.raises(UnsupportedError, match="node 'sps.stages.0.lif': norse ignores r and v_reset"):
         run_norse(nir.read(tmp_path / "r.nir"), x)
+
+
+def test_the_nir_pipeline_gives_a_standard_file_that_norse_runs_with_the_same_spikes(tmp_path):
+    model, meta = load_model(CHECKPOINT)
+    traced = trace(model, model.input_shape, fold_bn=False)
+    standard, _ = run_pipeline(traced, pipeline("nir"))
+    assert {node.op for node in standard.nodes.values()} <= TARGET_OPS["nir"] - {"Threshold", "Scale"}
+    write_nir(standard, tmp_path / "std.nir")
+    assert (tmp_path / "std.nir").stat().st_size < 16e6  # dense kron(I_16, W) weights, stored float64 compressed
+    x = load_digits_split()[2][:32].numpy()
+    x = np.broadcast_to(x, (meta["T"],) + x.shape)
+    lifs = tuple(k for k in traced.order if traced.nodes[k].op in ("LIF", "MaxPool2d"))
+    assert all(standard.nodes[k].op == "LIF" for k in lifs) and len(lifs) == 9
+    output, spikes = run_norse(nir.read(tmp_path / "std.nir"), x, record=lifs)
+    layouts = standard.metadata["layouts"]
+    for dtype in (torch.float32, torch.float64):
+        ours = simulate(traced, x, dtype=dtype, trace=lifs)
+        for layer in lifs:
+            expected = ours.traces[layer].reshape(*x.shape[:2], -1)
+            expected = expected[..., np.asarray(layouts[layer])] if layer in layouts else expected
+            assert expected.mean() > 0.01, f"{layer} is silent: the test would be vacuous"
+            assert int((spikes[layer].reshape(expected.shape) != expected).sum()) == 0, f"{layer} ({dtype})"
+        assert np.abs(output - ours.output).max() < 1e-4
+
+
+def test_norse_refuses_an_execution_order_that_would_read_a_previous_step(tmp_path):
+    """Two branches that rejoin: nirtorch's depth-first executor reaches the join before the second branch."""
+    def lif() -> n.LIF:
+        return n.LIF(tau=2.0, r=1.0, v_leak=0.0, v_threshold=1.0, v_reset=0.0)
+    nodes = {"input": n.Input(type=TensorType((3,))),
+             "fa": n.Affine(weight=np.eye(3), bias=np.zeros(3)), "la": lif(),
+             "fb": n.Affine(weight=np.eye(3), bias=np.zeros(3)), "lb": lif(),
+             "join": n.Affine(weight=np.eye(3), bias=np.zeros(3)), "output": n.Output()}
+    edges = [Edge("input", "fa"), Edge("fa", "la"), Edge("input", "fb"), Edge("fb", "lb"), Edge("la", "join"),
+             Edge("lb", "join"), Edge("join", "output")]
+    write_nir(Graph(nodes, edges), tmp_path / "join.nir")
+    with pytest.raises(UnsupportedError, match="norse's executor runs 'join' before its source"):
+        run_norse(nir.read(tmp_path / "join.nir"), np.ones((2, 1, 3)))

@@ -86,7 +86,7 @@ def test_registry_is_lazy_and_named_like_the_passes():
     assert all(load().name == name for name, load in PASSES.items())
     assert pipeline("cpu")[:2] == [FoldBatchNorm(), MaxPoolSpikes()]
     assert all(parse_passes(",".join(specs)) for specs in PIPELINES.values())
-    with pytest.raises(SnnError, match=r"^unknown target 'lava' \(targets: cpu\)$"):
+    with pytest.raises(SnnError, match=r"^unknown target 'lava' \(targets: cpu, nir\)$"):
         pipeline("lava")
 
 

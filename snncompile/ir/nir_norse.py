@@ -12,6 +12,13 @@ norse 1.1.0 reads a stock ``nir.NIRGraph`` (``nir.read``) but differs from NIR/s
   snncompile does). A LIF with ``r != 1``, ``v_reset != 0`` or ``reset = "subtract"`` is refused, not approximated.
 * **Flatten**: norse applies ``torch.nn.Flatten(start_dim, end_dim)`` to the batched tensor, while NIR's dims index
   the per-sample shape; non-negative dims are shifted by one.
+* **Padded SumPool2d**: norse (``torch.nn.LPPool2d``) drops the padding. A SumPool2d with padding becomes a Conv2d
+  with the same window, stride and padding whose weight is 1 from each channel to itself and 0 elsewhere (not
+  grouped: nirtorch builds a grouped Conv2d with the wrong channel counts); on integer inputs the sums are exact.
+* **Execution order**: ``from_nir`` builds nirtorch's (deprecated) ``GraphExecutor``, which runs the nodes in
+  depth-first preorder from the input; a node run before one of its sources would read that source's output of
+  the previous step. The order is checked and such a graph refused (edges are explored in file order, so a graph
+  whose branches rejoin in a single node, like a residual sum into one Affine, runs correctly).
 * **Node types**: norse maps only Input, Output, Affine, Linear, Conv2d, Flatten, SumPool2d, IF, LIF and CubaLIF;
   anything else is refused with the list.
 """
@@ -49,6 +56,15 @@ def _shim_flatten(node: nir.Flatten) -> None:
     node.end_dim += node.end_dim >= 0
 
 
+def _padded_sumpool_as_conv(node: nir.SumPool2d) -> nir.Conv2d:
+    channels, *size = (int(d) for d in node.input_type["input"])
+    window = np.ones(tuple(int(k) for k in node.kernel_size), np.float32)
+    weight = np.einsum("oc,hw->ochw", np.eye(channels, dtype=np.float32), window)
+    return nir.Conv2d(input_shape=tuple(size), weight=weight, stride=tuple(int(s) for s in node.stride),
+                      padding=tuple(int(p) for p in node.padding), dilation=1, groups=1,
+                      bias=np.zeros(channels, np.float32))
+
+
 def for_norse(graph: nir.NIRGraph) -> nir.NIRGraph:
     """A copy of ``graph`` (as ``nir.read`` returns it) with the shims above applied; raises UnsupportedError for
     what norse would run differently."""
@@ -61,7 +77,19 @@ def for_norse(graph: nir.NIRGraph) -> nir.NIRGraph:
             _shim_lif(name, node)
         elif isinstance(node, nir.Flatten):
             _shim_flatten(node)
+        elif isinstance(node, nir.SumPool2d) and np.any(node.padding != 0):
+            graph.nodes[name] = _padded_sumpool_as_conv(node)
     return graph
+
+
+def _check_order(module: torch.nn.Module) -> None:
+    done: set[str] = set()
+    for node in module.execution_order:
+        late = [src.name for src in module.graph.find_source_nodes_of(node) if src.name not in done]
+        if late:
+            raise UnsupportedError(f"norse's executor runs '{node.name}' before its source(s) {', '.join(late)} "
+                                   "(depth-first order): it would read their previous step")
+        done.add(node.name)
 
 
 def _recorder(into: list[torch.Tensor]):
@@ -79,6 +107,7 @@ def run_norse(graph: nir.NIRGraph, x: np.ndarray, record: tuple[str, ...] = ()) 
 
     dt = float(graph.metadata.get("snncompile", {}).get("dt", 1e-3))
     module = from_nir(for_norse(graph), dt=dt, ignore_warnings=True)
+    _check_order(module)
     submodules = dict(module.named_modules())
     recorded: dict[str, list[torch.Tensor]] = {name: [] for name in record}
     for name in record:  # nirtorch names a node's module after the node, dots replaced by underscores

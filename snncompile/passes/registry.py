@@ -37,11 +37,14 @@ PASSES: Mapping[str, Callable[[], type[Pass]]] = {
     "qk-attention-to-masks": _lazy("qk_attention_to_masks", "QKAttentionToMasks"),
     "dssa-to-binary-matmul": _lazy("dssa_to_binary_matmul", "DSSAToBinaryMatmul"),
     "token-masks": _lazy("token_masks", "TokenMasks"),
+    "tokens-to-vectors": _lazy("tokens_to_vectors", "TokensToVectors"),
 }
 
+_CPU = ("fold-batchnorm", "maxpool-spikes", "ssa-to-binary-matmul", "qk-attention-to-masks", "dssa-to-binary-matmul",
+        "mixer-to-fixed-synapses")
 PIPELINES: Mapping[str, tuple[str, ...]] = {
-    "cpu": ("fold-batchnorm", "maxpool-spikes", "ssa-to-binary-matmul", "qk-attention-to-masks",
-            "dssa-to-binary-matmul", "mixer-to-fixed-synapses"),
+    "cpu": _CPU,
+    "nir": _CPU + ("tokens-to-vectors",),  # standard NIR 1.0 primitives only
 }
 """Target -> the passes that lower a traced graph for it, each written in the ``--passes`` syntax."""
 
@@ -49,6 +52,7 @@ _HIGH_LEVEL = frozenset({"SpikingSelfAttention", "HeadSum", "TokenSum", "DSSASco
                          "WaveletMixer"})
 TARGET_OPS: Mapping[str, frozenset[str]] = {
     "cpu": frozenset(OPS) - _HIGH_LEVEL,
+    "nir": frozenset(op for op, cls in OPS.items() if cls.primitive),
 }
 """Target -> the node ops its pipeline's output may contain (checked by ``compile`` before anything is written)."""
 
