@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from snncompile.energy.conventions import CONVENTIONS, PaperEstimate
-from snncompile.energy.count import Counts, LayerCount, classifiers
+from snncompile.energy.count import Counts, LayerCount, classifiers, matmul_flops
 from snncompile.energy.fanout import FANOUT_NODES, fanout
 from snncompile.errors import InputFileError
 from snncompile.files import read_parsed
@@ -45,8 +45,7 @@ def read_rates(path: str | Path) -> dict[str, Any]:
 def _layer(graph: Graph, name: str, steps: int, rate: float, heads: set[str]) -> LayerCount:
     node, ports = graph.nodes[name], graph.port_types(name)
     if isinstance(node, n.SpikeMatMul):
-        a = ports["a"].shape
-        flops, positions = graph.types[name].size * (a[-2] if node.transpose_a else a[-1]), ports["a"].size
+        flops, positions = matmul_flops(graph, name), ports["a"].size
     else:
         flops, positions = int(fanout(node, name, ports["input"]).sum()), ports["input"].size
     layer = LayerCount(name, node.op, first=any(s in graph.inputs for p in graph.sources(name).values() for s in p),

@@ -119,16 +119,20 @@ def _synapse_like(graph: Graph, name: str, act: Activity, layer: LayerCount) -> 
         layer.synops_per_step = [float(x) for x in per_step]
 
 
+def matmul_flops(graph: Graph, name: str) -> int:
+    """Multiply-adds of one SpikeMatMul product per step: output elements x inner size."""
+    node, a = graph.nodes[name], graph.port_types(name)["a"].shape
+    return graph.types[name].size * (a[-2] if node.transpose_a else a[-1])
+
+
 def _matmul(graph: Graph, name: str, act: Activity, layer: LayerCount) -> None:
-    node, types, counts = graph.nodes[name], graph.port_types(name), act.counts[name]
+    types, counts = graph.port_types(name), act.counts[name]
     kinds = {types["a"].kind, types["b"].kind}
     coinc = counts["coincidences"]
     kind = Kind.GRADED if "coincidence_payload" in counts else Kind.BINARY
     _file(layer, kind, float(coinc.sum()), float(counts.get("coincidence_payload", coinc).sum()))
-    a = types["a"].shape
-    inner = a[-2] if node.transpose_a else a[-1]
     layer.values["input_events"] += float(sum(e.sum() for e in act.events[name].values()))
-    layer.values["dense_macs"] += float(graph.types[name].size * inner) * act.steps * act.samples
+    layer.values["dense_macs"] += float(matmul_flops(graph, name)) * act.steps * act.samples
     layer.values["input_positions"] = float(types["a"].size) * act.steps * act.samples
     layer.input_kind = "real" if Kind.REAL in kinds else kind.value
     layer.synops_per_step = [float(x) for x in coinc.reshape(act.steps, -1).sum(1)]

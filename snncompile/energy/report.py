@@ -11,7 +11,7 @@ from typing import Any
 
 from snncompile import __version__
 from snncompile.energy.conventions import CONVENTIONS
-from snncompile.energy.count import Counts
+from snncompile.energy.count import Counts, LayerCount
 from snncompile.energy.model import energy
 from snncompile.targets.description import Description, load_description
 
@@ -19,7 +19,7 @@ SCHEMA = "snncompile.energy/1"
 REFERENCE = "generic-45nm"  # the description the ANN equivalent and the paper conventions use
 
 
-def _layer(layer: Any) -> dict[str, Any]:
+def _layer(layer: LayerCount) -> dict[str, Any]:
     return {"name": layer.name, "op": layer.op, "input_kind": layer.input_kind, "first": layer.first,
             "classifier": layer.classifier, **layer.values, "firing_rate": layer.firing_rate,
             "input_rate": layer.input_rate, "synops_per_step": layer.synops_per_step,
