@@ -32,7 +32,7 @@ from snncompile.sim.evaluate import evaluate
 from snncompile.targets.description import bundled, load_description
 
 HERE = Path(__file__).resolve().parent
-MODELS = ("spikformer_digits", "fwformer_digits", "qkformer_digits", "atsnn_digits")
+MODELS = ("spikformer_digits", "fwformer_digits", "qkformer_digits", "spikingresformer_digits", "atsnn_digits")
 PERCENTS = (50.0, 80.0, 95.0)
 
 
@@ -56,14 +56,16 @@ def _by_part(report: dict[str, Any]) -> dict[str, float]:
 def _family_table(reports: dict[str, dict[str, Any]]) -> list[str]:
     names = [t["name"] for t in next(iter(reports.values()))["targets"]]
     lines = ["| model | accuracy | synops | graded ops | MACs | spikes | " + " | ".join(names)
-             + " | ANN equivalent | spikformer convention |", "|---" * (len(names) + 8) + "|"]
+             + " | ANN equivalent | spikformer convention | spikingresformer convention |",
+             "|---" * (len(names) + 9) + "|"]
     for model, r in reports.items():
         t = r["totals"]
         energies = " | ".join(energy_text(x["total_pj"]) for x in r["targets"])
         lines.append(f"| {model} | {r['accuracy']:.4f} | {t['synops']:,.0f} | {t['graded_ops']:,.0f} | "
                      f"{t['macs']:,.0f} | {t['spikes']:,.0f} | {energies} | "
                      f"{energy_text(r['ann_equivalent']['energy_pj'])} | "
-                     f"{energy_text(r['paper']['spikformer']['energy_pj'])} |")
+                     f"{energy_text(r['paper']['spikformer']['energy_pj'])} | "
+                     f"{energy_text(r['paper']['spikingresformer']['energy_pj'])} |")
     return lines
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from snncompile.errors import IRError
 from snncompile.frontend import trace
+from snncompile.frontend.checkpoint import load_model
 from snncompile.frontend.equivalence import compare
 from snncompile.ir import Edge, Graph, Kind, TensorType
 from snncompile.ir.nir_io import read_nir, write_nir
@@ -16,11 +17,14 @@ from snncompile.ir.nodes import Input, Output
 from snncompile.ir.nodes.dssa import DSSAAggregate as AggregateNode
 from snncompile.ir.nodes.dssa import DSSAScore as ScoreNode
 from snncompile.nn.calibrate import calibrate_batchnorm, firing_rates
+from snncompile.nn.data import load_digits_split
 from snncompile.nn.dssa import DSSAAggregate, DSSAScore, calibrate_firing_rates
+from snncompile.nn.layers import repeat_in_time
 from snncompile.nn.lif import LIF
 from snncompile.nn.params import count
 from snncompile.nn.spikingresformer import CONFIGS, SpikingResformer
 from snncompile.sim import simulate
+from snncompile.sim.evaluate import evaluate
 
 
 def tiny(stem: str = "imagenet") -> SpikingResformer:
@@ -170,3 +174,16 @@ def test_bad_configs_refused():
     with pytest.raises(ValueError, match="stem"):
         tiny(stem="vit")
     assert tiny(stem="cifar").stem.pool is None and isinstance(tiny().stem.pool, nn.MaxPool2d)
+
+
+def test_trained_digits_checkpoint_is_spike_exact_and_accurate_in_the_ir():
+    path = Path(__file__).parents[1] / "examples" / "spikingresformer_digits.pt"
+    assert path.stat().st_size < 1_000_000
+    model, meta = load_model(path)
+    graph = trace(model, model.input_shape)
+    _, _, x_test, y_test = load_digits_split()
+    result = evaluate(graph, x_test.numpy(), y_test.numpy(), meta["T"])
+    assert result.accuracy >= 0.93 and result.accuracy == pytest.approx(meta["test_accuracy"], abs=0.01)
+    eq = compare(model.double(), graph, repeat_in_time(x_test[:16], meta["T"]).double())
+    assert eq.exact, [(m.name, m.mismatches) for m in eq.layers if m.mismatches]
+    assert all(m.torch_rate > 0.01 for m in eq.layers)
