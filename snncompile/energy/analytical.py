@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from snncompile.energy.conventions import CONVENTIONS, PaperEstimate
-from snncompile.energy.count import Counts, LayerCount, classifiers, matmul_flops
+from snncompile.energy.count import Counts, LayerCount, classifiers, is_first, matmul_flops
 from snncompile.energy.fanout import FANOUT_NODES, fanout
 from snncompile.errors import InputFileError
 from snncompile.files import read_parsed
@@ -48,8 +48,7 @@ def _layer(graph: Graph, name: str, steps: int, rate: float, heads: set[str]) ->
         flops, positions = matmul_flops(graph, name), ports["a"].size
     else:
         flops, positions = int(fanout(node, name, ports["input"]).sum()), ports["input"].size
-    layer = LayerCount(name, node.op, first=any(s in graph.inputs for p in graph.sources(name).values() for s in p),
-                       classifier=name in heads)
+    layer = LayerCount(name, node.op, first=is_first(graph, name), classifier=name in heads)
     layer.values.update(input_positions=float(positions * steps), input_events=rate * positions * steps,
                         dense_macs=float(flops * steps), synops=rate * flops * steps)
     return layer

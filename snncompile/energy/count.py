@@ -84,6 +84,11 @@ def _predecessors(graph: Graph, name: str) -> list[str]:
     return [s for srcs in graph.sources(name).values() for s in srcs]
 
 
+def is_first(graph: Graph, name: str) -> bool:
+    """Whether ``name`` takes a graph input directly (the network's first layer)."""
+    return any(src in graph.inputs for src in _predecessors(graph, name))
+
+
 def classifiers(graph: Graph) -> set[str]:
     """Nodes from which an Output is reached without passing a neuron."""
     found: set[str] = set()
@@ -166,13 +171,12 @@ def _neuron(graph: Graph, name: str, act: Activity, layer: LayerCount) -> None:
 def count(graph: Graph, act: Activity) -> Counts:
     """Counts per node (per sample) of the graph that produced ``act``."""
     stats = {s.name: s for s in node_stats(graph)}
-    first = set(graph.inputs)
     heads = classifiers(graph)
     layers = []
     for name in graph.order:
         node = graph.nodes[name]
         layer = LayerCount(name, node.op, classifier=name in heads)
-        layer.first = any(s in first for s in _predecessors(graph, name))
+        layer.first = is_first(graph, name)
         if isinstance(node, FANOUT_NODES):
             _synapse_like(graph, name, act, layer)
         elif isinstance(node, n.SpikeMatMul):

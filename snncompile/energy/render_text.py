@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from snncompile.energy.count import FIELDS
 from snncompile.energy.report import REFERENCE
 
 Tables = list[tuple[str, list[str], list[list[str]]]]  # (title, header, rows)
@@ -44,9 +45,7 @@ def tables(report: dict[str, Any]) -> Tables:
     ann = report["ann_equivalent"]["energy_pj"]
     layer_header = ["layer", "op", "input", "neurons", "synapses", "input events", "synops", "graded ops", "MACs",
                     "spikes", "rate", f"E ({REFERENCE})"]
-    totals = [[k.replace("_", " "), _n(t[k])] for k in ("neurons", "synapses", "input_events", "synops",
-                                                         "graded_ops", "graded_payload", "macs", "dense_macs",
-                                                         "mask_ops", "neuron_updates", "active_updates", "spikes")]
+    totals = [[k.replace("_", " "), _n(t[k])] for k in FIELDS if k != "input_positions"]
     targets = [[x["name"], energy_text(x["total_pj"]), f"{ann / x['total_pj']:.3g}x" if x["total_pj"] else "-",
                 ", ".join(f"{k} ({_n(v)})" for k, v in x["unpriced"].items()) or "-"] for x in report["targets"]]
     paper = [[name, energy_text(p["energy_pj"]), _n(p["sops"]), p["formula"]] for name, p in report["paper"].items()]
