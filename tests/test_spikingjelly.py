@@ -16,6 +16,7 @@ from spikingjelly.activation_based import functional, layer, neuron  # noqa: E40
 from snncompile.cli.main import main  # noqa: E402
 from snncompile.errors import UnsupportedError  # noqa: E402
 from snncompile.frontend import trace  # noqa: E402
+from snncompile.frontend.multistep import compare_multistep  # noqa: E402
 from snncompile.frontend.spikingjelly import compare_spikingjelly, trace_spikingjelly  # noqa: E402
 from snncompile.frontend.spikingjelly_modules import _tau_for  # noqa: E402
 from snncompile.ir import Kind  # noqa: E402
@@ -237,10 +238,13 @@ class _FoldsTime(nn.Module):
         return self.sn(self.fc(x.flatten(0, 1)).reshape(t, b, -1))
 
 
-@pytest.mark.parametrize("readout, op", [(False, "flatten"), (True, "mean")])
-def test_refuses_time_folding_naming_the_op(readout, op):
-    with pytest.raises(UnsupportedError, match=rf"\({op}\): operations on the batch axis.*single-step copy"):
-        trace(_FoldsTime(readout), (3, 4))
+@pytest.mark.parametrize("readout", [False, True])
+def test_time_folding_and_readout_compile(readout):
+    """T folded into the batch around a layer, or the mean over T at the end: the multi-step frontend."""
+    model = _FoldsTime(readout)
+    x_seq = torch.rand(T, B, 3, 4, generator=torch.Generator().manual_seed(0)) * 3
+    eq = compare_multistep(model, trace(model, (3, 4)), x_seq.double())
+    assert eq.exact and eq.layers[0].torch_rate > 0.01 and eq.max_output_diff < 1e-12
 
 
 @pytest.mark.parametrize("make, reason", [

@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="zoo config name (overrides the checkpoint's 'config')")
     p.add_argument("--model", metavar="FILE.py:FUNCTION", help="build the model with this function instead")
     p.add_argument("--input-shape", help="per-sample input shape, e.g. 1,8,8 (default: the model's input_shape)")
+    p.add_argument("-T", "--steps", type=int, help="time steps of the traced run of a multi-step model (default: the "
+                   "checkpoint's T, else the model's T attribute, else 4)")
     p.add_argument("--no-fold-bn", action="store_true", help="keep BatchNorm nodes instead of folding them")
 
 
@@ -38,10 +40,12 @@ def _shape(args: argparse.Namespace, model: object, meta: dict) -> tuple[int, ..
 def run(args: argparse.Namespace) -> None:
     model, meta = load_model(args.checkpoint, config=args.config, factory=args.model)
     metadata = {"source": Path(args.checkpoint).name}
-    if "T" in meta:
-        metadata["steps"] = int(meta["T"])
+    steps = args.steps if args.steps is not None else int(meta["T"]) if "T" in meta else None
+    if steps is not None:
+        metadata["steps"] = steps
     if args.config or meta.get("config"):
         metadata["config"] = str(args.config or meta["config"])
-    graph = trace(model, _shape(args, model, meta), fold_bn=not args.no_fold_bn, metadata=metadata)
+    graph = trace(model, _shape(args, model, meta), fold_bn=not args.no_fold_bn, metadata=metadata,
+                  steps=steps)
     write_nir(graph, args.output)
     print(f"wrote {args.output}: {len(graph.nodes)} nodes, {len(graph.edges)} edges")

@@ -17,7 +17,7 @@ from snncompile.ir.types import TensorType
 from snncompile.sim.kernels import make_kernel
 
 FANOUT_NODES: tuple[type[n.Node], ...] = (n.Affine, n.Linear, n.Conv1d, n.Conv2d, n.SumPool2d, n.AvgPool2d,
-                                          n.HeadSum, n.TokenSum)
+                                          n.HeadSum, n.TokenSum, n.Sum)
 
 
 def _connections(node: n.Node) -> n.Node:

@@ -34,10 +34,37 @@ def _factory(spec: str) -> Callable[[], nn.Module]:
         else:
             module = importlib.import_module(target)
     except (ImportError, SyntaxError) as err:
-        raise InputFileError(f"--model '{spec}': cannot import {target}: {err}") from None
+        raise InputFileError(f"--model '{spec}': cannot import {target}: {one_line(err)}{_version_hint(err)}"
+                             ) from None
+    except Exception as err:  # the user's module runs arbitrary code at import
+        raise InputFileError(f"--model '{spec}': importing {target} failed: {one_line(err)}") from None
     if not callable(getattr(module, func, None)):
         raise UnsupportedError(f"--model '{spec}': {target} has no function '{func}'")
     return getattr(module, func)
+
+
+def _version_hint(err: BaseException) -> str:
+    """Which SpikingJelly release a missing module belongs to (each pins one API; they cannot share a venv)."""
+    missing = getattr(err, "name", None) or ""
+    if missing.startswith("spikingjelly.clock_driven"):
+        return ("; this is the API of SpikingJelly 0.0.0.0.12 and earlier: run snncompile where that version is "
+                "installed (docs/spikingjelly.md)")
+    if missing.startswith("spikingjelly"):
+        return "; install the SpikingJelly version the model was written for (docs/spikingjelly.md)"
+    return ""
+
+
+def build_model(spec: str) -> nn.Module:
+    """The model the factory ``spec`` (``FILE.py:FUNCTION``) returns; any failure is one line."""
+    factory = _factory(spec)
+    try:
+        model = factory()
+    except Exception as err:  # the user's build() can raise anything
+        raise UnsupportedError(f"--model '{spec}': {getattr(factory, '__name__', 'the factory')}() raised "
+                               f"{type(err).__name__}: {one_line(err)}{_version_hint(err)}") from None
+    if not isinstance(model, nn.Module):
+        raise UnsupportedError(f"--model '{spec}': returned {type(model).__name__}, not a torch.nn.Module")
+    return model
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -63,7 +90,7 @@ def load_model(path: str | Path, *, config: str | None = None, factory: str | No
     """The model a checkpoint describes, weights loaded, in eval mode; plus the checkpoint's metadata."""
     state, meta = read_checkpoint(path)
     if factory is not None:
-        model = _factory(factory)()
+        model = build_model(factory)
     else:
         name = config or meta.get("config")
         if name is None:

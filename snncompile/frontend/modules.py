@@ -83,6 +83,15 @@ def _avgpool(m: nn.AvgPool2d, inp: Shape, out: Shape, path: str) -> Node:
     return n.AvgPool2d(**_pool_args(m, path))
 
 
+def _adaptive_avgpool(m: nn.AdaptiveAvgPool2d, inp: Shape, out: Shape, path: str) -> Node:
+    """A fixed window where the output size divides the input size (``AdaptiveAvgPool2d(1)``: global average)."""
+    if len(inp) != 3 or any(i % o for i, o in zip(inp[1:], out[1:], strict=True)):
+        raise _unsupported(path, m, f"output size {list(out[1:])} does not divide the input {list(inp[1:])}: not a "
+                                    "fixed pooling window")
+    k = tuple(i // o for i, o in zip(inp[1:], out[1:], strict=True))
+    return n.AvgPool2d(kernel_size=k, stride=k, padding=(0, 0))
+
+
 def _flatten(m: nn.Flatten, inp: Shape, out: Shape, path: str) -> Node:
     if m.start_dim == 0:
         raise _unsupported(path, m, "flattening the batch axis (start_dim=0) is not supported")
@@ -109,6 +118,7 @@ MODULES: dict[type[nn.Module], Converter] = {
     TokenBatchNorm: _batchnorm,
     nn.MaxPool2d: _maxpool,
     nn.AvgPool2d: _avgpool,
+    nn.AdaptiveAvgPool2d: _adaptive_avgpool,
     nn.Flatten: _flatten,
     LIF: _lif,
     AttentionCore: _attention,

@@ -48,7 +48,7 @@ _PER_STEP = ("snncompile traces one time step of a single-step copy of a Spiking
 
 
 @contextlib.contextmanager
-def _quiet_triton_probe() -> Iterator[None]:
+def quiet_triton_probe() -> Iterator[None]:
     """The first call of a SpikingJelly float32 operator makes torch log "Triton not available" (a GPU compiler,
     irrelevant on the CPU); keep that out of the user's output."""
     log = logging.getLogger("torch._library.triton")
@@ -89,7 +89,7 @@ def _unwrap(module: nn.Module, prefix: str = "") -> None:
         _unwrap(replacement if replacement is not None else child, f"{prefix}{name}.")
 
 
-def _copy(model: nn.Module) -> nn.Module:
+def copy_model(model: nn.Module) -> nn.Module:
     """``copy.deepcopy(model)``, also when neuron state still holds autograd history (a trace right after a
     training step): such tensors are copied detached."""
     state = [v for m in model.modules() for v in (*vars(m).values(), *getattr(m, "_memories", {}).values())
@@ -97,12 +97,41 @@ def _copy(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model, {id(t): t.detach() for t in state})
 
 
+def _as_sequence(container: nn.Module) -> None:
+    """Make a per-step loop container (``MultiStepContainer``, ``StepModeContainer(stateful=True)``) run on the
+    whole sequence: its SpikingJelly children in step mode ``'m'``, the others on ``[T*B, ...]`` (stateless, so
+    the same values as one call per step)."""
+    children = list(container.children())
+
+    def forward(x_seq: torch.Tensor) -> torch.Tensor:
+        for child in children:
+            if isinstance(child, sj_base.StepModule):
+                sj_functional.set_step_mode(child, "m")
+                x_seq = child(x_seq)
+            else:
+                x_seq = sj_functional.seq_to_ann_forward(x_seq, child)
+        return x_seq
+
+    container.forward = forward
+
+
+def sequence_containers(model: nn.Module) -> None:
+    """In place, on a private copy: every per-step loop container of ``model`` runs on whole sequences."""
+    if sj_layer is None:
+        return
+    for module in model.modules():
+        loop = isinstance(module, sj_layer.MultiStepContainer) or (
+            isinstance(module, sj_layer.StepModeContainer) and getattr(module, "stateful", False))
+        if loop:
+            _as_sequence(module)
+
+
 def single_step_copy(model: nn.Module) -> nn.Module:
     """A deep copy of ``model`` that computes one time step: containers unwrapped, every module in step mode
     ``'s'``, eval mode, and ``step`` = its ``forward`` (what ``snncompile.frontend.trace`` traces)."""
     if sj_base is None:
         raise UnsupportedError("SpikingJelly is not installed (pip install --no-deps spikingjelly==2.0.0 loguru)")
-    clone = _copy(model)
+    clone = copy_model(model)
     _unwrap(clone)
     sj_functional.set_step_mode(clone, "s")
     clone.eval()
@@ -117,7 +146,7 @@ def trace_spikingjelly(model: nn.Module, input_shape: tuple[int, ...], *, dt: fl
     if dt != 1.0:
         raise UnsupportedError(f"dt = {dt}: SpikingJelly neurons update once per step; trace them with dt = 1")
     try:
-        with _quiet_triton_probe():
+        with quiet_triton_probe():
             return trace(single_step_copy(model), input_shape, **options)
     except UnsupportedError as err:  # an operation on dim 0, or a step that fails on shapes: likely T-handling code
         if "batch axis" not in str(err) and "failed:" not in str(err):
@@ -135,7 +164,7 @@ def spikingjelly_spikes(model: nn.Module, graph: Graph, x_seq: torch.Tensor
     ``functional.reset_net``, eval mode) on ``x_seq [T, B, ...]``: the outputs ``[T, B, *shape]`` of every module
     whose graph node is binary, and the model's outputs ``[T, B, ...]``. A multi-step model gets the whole sequence
     in one call, a single-step one a call per step."""
-    run = _copy(model).to(x_seq.dtype).eval()
+    run = copy_model(model).to(x_seq.dtype).eval()
     sj_functional.reset_net(run)
     names = {m: name for name, m in run.named_modules()
              if name in graph.nodes and graph.types[name].kind == Kind.BINARY}
@@ -147,7 +176,7 @@ def spikingjelly_spikes(model: nn.Module, graph: Graph, x_seq: torch.Tensor
 
     handles = [m.register_forward_hook(hook) for m in names]
     try:
-        with torch.no_grad(), _quiet_triton_probe():
+        with torch.no_grad(), quiet_triton_probe():
             multi = _is_multi_step(run)
             outputs = run(x_seq).numpy() if multi else np.stack([run(x_t).numpy() for x_t in x_seq])
     finally:

@@ -25,6 +25,7 @@ without one the node multiplies by a factor one ulp from ``k`` and a warning say
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 
@@ -38,17 +39,19 @@ from snncompile.ir.node import Node
 
 try:
     from spikingjelly.activation_based import base as sj_base
+    from spikingjelly.activation_based import layer as sj_layer
     from spikingjelly.activation_based import neuron as sj_neuron
 except ImportError:  # SpikingJelly is optional
-    sj_base = sj_neuron = None
+    sj_base = sj_layer = sj_neuron = None
 
 Shape = tuple[int, ...]
 # Methods whose behaviour the mapping assumes; a subclass overriding one of them is refused.
 _STEP_METHODS = ("forward", "single_step_forward", "single_step_functional_forward", "materialize_states")
 
 
-def _check(m: nn.Module, cls: type, path: str) -> None:
-    """Refuse what the mapping does not describe: overridden step code, non-spiking surrogates, multi-step mode."""
+def _check(m: nn.Module, cls: type, path: str, step_mode: str = "s") -> None:
+    """Refuse what the mapping does not describe: overridden step code, non-spiking surrogates, another step mode
+    than the tracer's (``"s"``: the per-step tracers; ``"m"``: ``snncompile.frontend.multistep``)."""
     def refuse(what: str) -> UnsupportedError:
         return UnsupportedError(f"module '{path}' ({type(m).__name__}): {what}")
 
@@ -56,9 +59,12 @@ def _check(m: nn.Module, cls: type, path: str) -> None:
     if changed:
         raise refuse(f"overrides {', '.join(changed)} of SpikingJelly's {cls.__name__}; only the stock neuron "
                      "equations are supported")
-    if m.step_mode != "s":
+    if m.step_mode != step_mode and step_mode == "s":
         raise refuse("is in multi-step mode inside a step() model; trace the model without step() (its forward "
                      "is traced on a single-step copy) or set step_mode='s'")
+    if m.step_mode != step_mode:
+        raise refuse("is in single-step mode inside a multi-step forward (it would see all T steps as one); set "
+                     "step_mode='m' or trace a per-step model")
     if not getattr(m.surrogate_function, "spiking", True):
         raise refuse("its surrogate function is in non-spiking mode (continuous outputs)")
     if getattr(m, "_neuron_precision", None) is not None:
@@ -91,16 +97,16 @@ def _tau_for(k: float, path: str) -> float:
     return float(first)
 
 
-def _lif(m: nn.Module, inp: Shape, out: Shape, path: str) -> Node:
-    _check(m, sj_neuron.LIFNode, path)
+def _lif(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
+    _check(m, sj_neuron.LIFNode, path, step_mode)
     reset = _reset(m)
     tau = float(m.tau)
     return n.LIF(tau=tau, r=1.0 if m.decay_input else tau, v_leak=reset["v_reset"],
                  form="nir" if m.decay_input else "split", **reset)
 
 
-def _plif(m: nn.Module, inp: Shape, out: Shape, path: str) -> Node:
-    _check(m, sj_neuron.ParametricLIFNode, path)
+def _plif(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
+    _check(m, sj_neuron.ParametricLIFNode, path, step_mode)
     reset = _reset(m)
     k = float(torch.sigmoid(m.w.detach().to(torch.float64)))
     tau = _tau_for(k, path)
@@ -108,15 +114,15 @@ def _plif(m: nn.Module, inp: Shape, out: Shape, path: str) -> Node:
                  form="nir_k" if m.decay_input else "split_k", **reset)
 
 
-def _if(m: nn.Module, inp: Shape, out: Shape, path: str) -> Node:
-    _check(m, sj_neuron.IFNode, path)
+def _if(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
+    _check(m, sj_neuron.IFNode, path, step_mode)
     if m.v_reset not in (None, 0.0):
         raise UnsupportedError(f"module '{path}' ({type(m).__name__}): hard reset to v_reset = {m.v_reset} is not "
                                "supported (the IR IF starts at 0, SpikingJelly's at v_reset); use v_reset 0.0 or None")
     return n.IF(r=1.0, **_reset(m))
 
 
-def _other(m: nn.Module, inp: Shape, out: Shape, path: str) -> Node:
+def _other(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
     raise UnsupportedError(f"module '{path}' ({type(m).__name__}): this stateful SpikingJelly module is not "
                            "supported; supported SpikingJelly neurons: IFNode, LIFNode, ParametricLIFNode")
 
@@ -127,5 +133,11 @@ FAMILY_MODULES: dict[type[nn.Module], Callable[[nn.Module, Shape, Shape, str], N
     sj_neuron.IFNode: _if,
     sj_base.MemoryModule: _other,
 }
+MULTI_STEP_NEURONS: dict[type[nn.Module], Callable[[nn.Module, Shape, Shape, str], Node]] = {
+    cls: functools.partial(convert, step_mode="m") for cls, convert in FAMILY_MODULES.items()
+    if convert is not _other}
+"""The same converters for ``snncompile.frontend.multistep``, where the neurons run in step mode ``'m'``."""
+# SpikingJelly's dropout is stateful (its mask); in eval mode it passes its input through.
+EVAL_IDENTITY: tuple[type[nn.Module], ...] = () if sj_base is None else (sj_layer.Dropout,)
 # SpikingJelly's stateful modules keep their state in ``_memories`` and have reset(); the tracer saves and restores it.
 STATEFUL_MODULES: tuple[type[nn.Module], ...] = () if sj_base is None else (sj_base.MemoryModule,)

@@ -83,17 +83,23 @@ def _path(node: fx.Node) -> str:
 
 
 def trace(model: nn.Module, input_shape: tuple[int, ...], *, input_kind: Kind | str = Kind.REAL,
-          fold_bn: bool = True, dt: float = 1.0, metadata: dict[str, Any] | None = None) -> Graph:
-    """Trace one step of ``model`` on per-sample inputs of ``input_shape`` into a verified IR graph. A SpikingJelly
-    model without ``step`` is traced on a single-step copy (``snncompile.frontend.spikingjelly``)."""
+          fold_bn: bool = True, dt: float = 1.0, metadata: dict[str, Any] | None = None,
+          steps: int | None = None) -> Graph:
+    """Trace one step of ``model`` on per-sample inputs of ``input_shape`` into a verified IR graph. A model
+    without ``step``: with multi-step neurons, its forward is traced by execution (``multistep``, ``steps`` = T of
+    that run); a per-step SpikingJelly model is traced on a single-step copy (``spikingjelly``)."""
     if not callable(getattr(model, "step", None)):
-        from snncompile.frontend import spikingjelly  # imports this module
+        from snncompile.frontend import multistep, spikingjelly  # both import this module
 
+        if multistep.is_multistep(model):
+            return multistep.trace_multistep(model, input_shape, steps=steps, input_kind=input_kind,
+                                             fold_bn=fold_bn, dt=dt, metadata=metadata)
         if spikingjelly.is_spikingjelly(model):
             return spikingjelly.trace_spikingjelly(model, input_shape, input_kind=input_kind, fold_bn=fold_bn, dt=dt,
                                                    metadata=metadata)
-        raise UnsupportedError(f"{type(model).__name__} has no step(x) method: snncompile traces one time step "
-                               "(see snncompile.nn.StepModel)")
+        raise UnsupportedError(f"{type(model).__name__} has no step(x) method and no multi-step neuron snncompile "
+                               "knows: snncompile traces one time step (see snncompile.nn.StepModel) or a multi-step "
+                               "forward (docs/spikingjelly.md)")
     root = _Step(model)
     with _untouched(model):
         try:

@@ -56,6 +56,22 @@ class TokenSum(Node):
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class Sum(Node):
+    """Sum over one ``axis`` of the per-sample shape, the axis removed: ``y[i, k] = sum_j x[i, j, k]`` (e.g.
+    ``torch.sum(q, dim=3)`` of a multi-step model). A fixed 0/1-weight synapse: spikes in, counts out (graded)."""
+
+    op = "Sum"
+    events = True
+    axis: int
+
+    def output_type(self, inputs: dict[str, TensorType], name: str) -> TensorType:
+        t = single(inputs)
+        require(-len(t.shape) <= self.axis < len(t.shape), name, f"axis {self.axis} out of range for {t}")
+        axis = self.axis % len(t.shape)
+        return TensorType(t.shape[:axis] + t.shape[axis + 1:], _sum_kind(t))
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
 class SpikeMask(Node):
     """Element-wise product with a block-broadcast mask. Ports ``mask`` (shape M, binary) and ``input`` (shape S,
     same rank, ``S[i]`` a multiple of ``M[i]``): with ``r_i = S[i] / M[i]``,

@@ -80,6 +80,45 @@ class Transpose(Node):
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class Slice(Node):
+    """``y = x[..., start:stop, ...]`` along ``axis`` of the per-sample shape (step 1), e.g. one of the q, k, v
+    chunks of a fused projection. Pure data movement: the kind is kept."""
+
+    op = "Slice"
+    axis: int
+    start: int
+    stop: int
+
+    def output_type(self, inputs: dict[str, TensorType], name: str) -> TensorType:
+        t = single(inputs)
+        require(-len(t.shape) <= self.axis < len(t.shape), name, f"axis {self.axis} out of range for {t}")
+        axis = self.axis % len(t.shape)
+        require(0 <= self.start < self.stop <= t.shape[axis], name,
+                f"slice {self.start}:{self.stop} is empty or outside axis {axis} of {t}")
+        return TensorType(t.shape[:axis] + (self.stop - self.start,) + t.shape[axis + 1:], t.kind)
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class Concat(Node):
+    """``y = concatenate(a, b)`` along ``axis`` of the per-sample shape (``a`` first); the other axes must agree.
+    Data movement: two spike operands give spikes, any real operand gives reals."""
+
+    op = "Concat"
+    ports = ("a", "b")
+    axis: int
+
+    def output_type(self, inputs: dict[str, TensorType], name: str) -> TensorType:
+        a, b = inputs["a"], inputs["b"]
+        require(len(a.shape) == len(b.shape) and -len(a.shape) <= self.axis < len(a.shape), name,
+                f"cannot concatenate {a} and {b} along axis {self.axis}")
+        axis = self.axis % len(a.shape)
+        require(a.shape[:axis] + a.shape[axis + 1:] == b.shape[:axis] + b.shape[axis + 1:], name,
+                f"{a} and {b} differ outside axis {axis}")
+        kind = a.kind if a.kind == b.kind else sum_kind([a.kind, b.kind])
+        return TensorType(a.shape[:axis] + (a.shape[axis] + b.shape[axis],) + a.shape[axis + 1:], kind)
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
 class Add(Node):
     """``y = sum of every edge into the port`` (e.g. a spike-sum residual: binary + binary gives graded)."""
 

@@ -61,6 +61,16 @@ def _mean(node: n.Mean, p: Any, dt: float) -> Step:
     return _stateless(lambda x: x.mean(node.axis % (x.dim() - 1) + 1))
 
 
+@kernel(n.Slice)
+def _slice(node: n.Slice, p: Any, dt: float) -> Step:
+    return _stateless(lambda x: x.narrow(node.axis % (x.dim() - 1) + 1, node.start, node.stop - node.start))
+
+
+@kernel(n.Concat)
+def _concat(node: n.Concat, p: Any, dt: float) -> Step:
+    return lambda x, state: (torch.cat([x["a"], x["b"]], node.axis % (x["a"].dim() - 1) + 1), None)
+
+
 @kernel(n.Delay)
 def _delay(node: n.Delay, p: Any, dt: float) -> Step:
     steps = np.rint(np.asarray(node.delay) / dt).astype(np.int64)

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from snncompile.ir.nodes import HeadSum, SpikeMask, TokenSum
+from snncompile.ir.nodes import HeadSum, SpikeMask, Sum, TokenSum
 from snncompile.sim.kernels.registry import Step, kernel
 
 
@@ -25,6 +25,11 @@ def _head_sum(node: HeadSum, p: Any, dt: float) -> Step:
 @kernel(TokenSum)
 def _token_sum(node: TokenSum, p: Any, dt: float) -> Step:
     return lambda x, state: (x["input"].sum(1, keepdim=True), None)
+
+
+@kernel(Sum)
+def _sum(node: Sum, p: Any, dt: float) -> Step:
+    return lambda x, state: (x["input"].sum(node.axis % (x["input"].dim() - 1) + 1), None)
 
 
 def block_broadcast(mask: torch.Tensor, shape: torch.Size) -> torch.Tensor:
