@@ -3,17 +3,21 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# SpikingJelly releases that published spiking transformers pin; each lives in its own folder (they cannot share a
+# venv with 2.x) and the tests run it in a subprocess with PYTHONPATH set (tests/test_published.py).
+OLD_SJ := 0.0.0.0.12 0.0.0.0.14
 
 .PHONY: setup demo test lint clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt requirements-sj.txt
+$(STAMP): Makefile pyproject.toml constraints.txt requirements-nodeps.txt requirements-sj.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/pip install -q -c constraints.txt -r requirements-sj.txt
 	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
+	for v in $(OLD_SJ); do $(BIN)/pip install -q --no-deps --upgrade --target $(VENV)/spikingjelly-$$v spikingjelly==$$v; done
 	touch $(STAMP)
 
 demo: setup

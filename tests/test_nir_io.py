@@ -71,6 +71,7 @@ def every_node_graph() -> Graph:
         "qx": n.Input(type=TensorType((4, 6), Kind.BINARY)), "qm": n.Input(type=TensorType((4, 2), Kind.BINARY)),
         "qhead": n.HeadSum(heads=2), "qtok": n.TokenSum(), "qmask": n.SpikeMask(),
         "qout1": n.Output(), "qout2": n.Output(), "qout3": n.Output(),
+        "slice": n.Slice(axis=1, start=2, stop=5), "cat": n.Concat(axis=-1), "sum": n.Sum(axis=0), "cout": n.Output(),
         "out": n.Output(), "out2": n.Output(), "out3": n.Output(), "out4": n.Output(),
     }
     chain = [("x", "conv"), ("conv", "bn"), ("bn", "lif"), ("lif", "mp"), ("lif", "sp"), ("lif", "ap"),
@@ -91,6 +92,8 @@ def every_node_graph() -> Graph:
     ports += [Edge("fws", "fourier"), Edge("fws", "wavelet"), Edge("fourier", "fwout1"), Edge("wavelet", "fwout2")]
     ports += [Edge("qx", "qhead"), Edge("qx", "qtok"), Edge("qm", "qmask", "mask"), Edge("qx", "qmask"),
               Edge("qhead", "qout1"), Edge("qtok", "qout2"), Edge("qmask", "qout3")]
+    ports += [Edge("qx", "slice"), Edge("slice", "cat", "a"), Edge("qx", "cat", "b"), Edge("cat", "sum"),
+              Edge("sum", "cout")]
     meta = {"model": "t", "info": {"n": 3}}
     return Graph(nodes, [Edge(a, b) for a, b in chain] + ports, dt=0.5, metadata=meta)
 

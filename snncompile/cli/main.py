@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from snncompile import __version__
@@ -29,10 +30,18 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: object = None,
+             line: str | None = None) -> None:
+    """Warnings as one line each, like errors (no file name or source line of snncompile's own code)."""
+    print(f"snncompile: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning
+            args.run(args)
     except SnnError as err:
         print(f"snncompile: error: {err}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from snncompile.errors import InputFileError, UnsupportedError, one_line
+from snncompile.frontend import legacy_neurons
 from snncompile.nn.zoo import CONFIGS
 
 
@@ -58,7 +59,8 @@ def build_model(spec: str) -> nn.Module:
     """The model the factory ``spec`` (``FILE.py:FUNCTION``) returns; any failure is one line."""
     factory = _factory(spec)
     try:
-        model = factory()
+        with legacy_neurons.cupy_allowed():
+            model = factory()
     except Exception as err:  # the user's build() can raise anything
         raise UnsupportedError(f"--model '{spec}': {getattr(factory, '__name__', 'the factory')}() raised "
                                f"{type(err).__name__}: {one_line(err)}{_version_hint(err)}") from None

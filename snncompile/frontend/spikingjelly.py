@@ -32,15 +32,12 @@ from torch import nn
 
 from snncompile.errors import UnsupportedError
 from snncompile.frontend.equivalence import Equivalence, against_simulation
+from snncompile.frontend.spikingjelly_modules import sj_base, sj_layer
 from snncompile.frontend.trace import trace
 from snncompile.ir import Graph, Kind
 
-try:
-    from spikingjelly.activation_based import base as sj_base
+if sj_base is not None:  # SpikingJelly 2.x (an older release is handled by legacy_neurons)
     from spikingjelly.activation_based import functional as sj_functional
-    from spikingjelly.activation_based import layer as sj_layer
-except ImportError:  # SpikingJelly is optional
-    sj_base = sj_functional = sj_layer = None
 
 _PER_STEP = ("snncompile traces one time step of a single-step copy of a SpikingJelly model, where dim 0 is the "
              "batch: code that folds T into the batch or reduces over T (x.flatten(0, 1), x.mean(0), "

@@ -43,6 +43,8 @@ try:
     from spikingjelly.activation_based import neuron as sj_neuron
 except ImportError:  # SpikingJelly is optional
     sj_base = sj_layer = sj_neuron = None
+if sj_neuron is not None and not hasattr(sj_neuron.LIFNode, "single_step_functional_forward"):
+    sj_base = sj_layer = sj_neuron = None  # SpikingJelly 0.0.0.0.14's activation_based: see legacy_neurons
 
 Shape = tuple[int, ...]
 # Methods whose behaviour the mapping assumes; a subclass overriding one of them is refused.
@@ -73,7 +75,7 @@ def _check(m: nn.Module, cls: type, path: str, step_mode: str = "s") -> None:
         raise refuse("v_threshold must be a float and v_reset a float or None")
 
 
-def _reset(m: nn.Module) -> dict:
+def reset_params(m: nn.Module) -> dict:
     """IR reset parameters: SpikingJelly's soft reset (v_reset None) charges towards 0 and subtracts V_th."""
     hard = m.v_reset is not None
     return {"v_threshold": m.v_threshold, "v_reset": m.v_reset if hard else 0.0, "fire": ">=",
@@ -97,9 +99,14 @@ def _tau_for(k: float, path: str) -> float:
     return float(first)
 
 
+def plif_tau(m: nn.Module, path: str) -> float:
+    """The tau of a ParametricLIFNode (any release): ``1 / tau == sigmoid(w)``, the factor it multiplies by."""
+    return _tau_for(float(torch.sigmoid(m.w.detach().to(torch.float64))), path)
+
+
 def _lif(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
     _check(m, sj_neuron.LIFNode, path, step_mode)
-    reset = _reset(m)
+    reset = reset_params(m)
     tau = float(m.tau)
     return n.LIF(tau=tau, r=1.0 if m.decay_input else tau, v_leak=reset["v_reset"],
                  form="nir" if m.decay_input else "split", **reset)
@@ -107,9 +114,8 @@ def _lif(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") 
 
 def _plif(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
     _check(m, sj_neuron.ParametricLIFNode, path, step_mode)
-    reset = _reset(m)
-    k = float(torch.sigmoid(m.w.detach().to(torch.float64)))
-    tau = _tau_for(k, path)
+    reset = reset_params(m)
+    tau = plif_tau(m, path)
     return n.LIF(tau=tau, r=1.0 if m.decay_input else tau, v_leak=reset["v_reset"],
                  form="nir_k" if m.decay_input else "split_k", **reset)
 
@@ -119,7 +125,7 @@ def _if(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -
     if m.v_reset not in (None, 0.0):
         raise UnsupportedError(f"module '{path}' ({type(m).__name__}): hard reset to v_reset = {m.v_reset} is not "
                                "supported (the IR IF starts at 0, SpikingJelly's at v_reset); use v_reset 0.0 or None")
-    return n.IF(r=1.0, **_reset(m))
+    return n.IF(r=1.0, **reset_params(m))
 
 
 def _other(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:

@@ -1,4 +1,4 @@
-"""Small CIFAR-layout Spikformer written against SpikingJelly 0.0.0.0.14 (``spikingjelly.activation_based``, step_mode='m').
+"""Small CIFAR-layout Spikformer written against SpikingJelly 0.0.0.0.14 (``activation_based``, step_mode='m').
 
 Written for snncompile's tests in the style of the published Spikformer CIFAR code (multi-step LIF neurons fed
 ``[T, B, ...]``, convs/BNs applied on ``x.flatten(0, 1)``, spiking self-attention with a 0.125 scale, spike-sum
