@@ -35,3 +35,18 @@ def assert_same_spikes(graph: Graph, lowered: Graph, x: np.ndarray, min_rate: fl
         mismatches = int((before.traces[layer] != after.traces[layer]).sum())
         assert mismatches == 0, f"{layer}: {mismatches} spikes differ"
     assert np.array_equal(before.output, after.output)
+
+
+def calibrated_spikingjelly(model, shape: tuple[int, ...], batch: int, seed: int = 0, steps: int = 4):
+    """A random-weight SpikingJelly ``model`` with batch norms calibrated on a seeded ``[steps, batch, *shape]``
+    input (every LIF after a BN fires), neurons reset; returns the model and that input."""
+    import torch
+    from spikingjelly.activation_based import functional
+
+    from snncompile.nn.calibrate import calibrate_batchnorm
+
+    torch.manual_seed(seed)
+    x_seq = torch.rand(steps, batch, *shape)
+    calibrate_batchnorm(model, x_seq)
+    functional.reset_net(model)
+    return model, x_seq

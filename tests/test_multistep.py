@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 sj = pytest.importorskip("spikingjelly")
-from spikingjelly.activation_based import functional, layer, neuron  # noqa: E402
+from spikingjelly.activation_based import layer, neuron  # noqa: E402
 from spikingjelly.activation_based.model.qkformer import QKFormer  # noqa: E402
 from spikingjelly.activation_based.model.spikformer import spikformer_cifar10, spikformer_ti  # noqa: E402
 
@@ -21,20 +21,15 @@ from snncompile.errors import UnsupportedError  # noqa: E402
 from snncompile.frontend import trace  # noqa: E402
 from snncompile.frontend.multistep import compare_multistep  # noqa: E402
 from snncompile.ir.nir_io import read_nir  # noqa: E402
-from snncompile.nn.calibrate import calibrate_batchnorm  # noqa: E402
 from snncompile.passes.registry import pipeline, run_pipeline  # noqa: E402
+from tests.checks import calibrated_spikingjelly  # noqa: E402
 
 T, B = 4, 2
 NEURONS = (neuron.LIFNode, neuron.ParametricLIFNode, neuron.IFNode)
 
 
-def calibrated(model: nn.Module, shape: tuple[int, ...] = (3, 32, 32), seed: int = 0
-               ) -> tuple[nn.Module, torch.Tensor]:
-    torch.manual_seed(seed)
-    x_seq = torch.rand(T, B, *shape)
-    calibrate_batchnorm(model, x_seq)
-    functional.reset_net(model)
-    return model, x_seq
+def calibrated(model: nn.Module, shape: tuple[int, ...] = (3, 32, 32)) -> tuple[nn.Module, torch.Tensor]:
+    return calibrated_spikingjelly(model, shape, B, steps=T)
 
 
 def assert_exact(model: nn.Module, graph, x: torch.Tensor) -> None:

@@ -21,8 +21,8 @@ from snncompile.frontend.spikingjelly import compare_spikingjelly, trace_spiking
 from snncompile.frontend.spikingjelly_modules import _tau_for  # noqa: E402
 from snncompile.ir import Kind  # noqa: E402
 from snncompile.ir.nir_io import read_nir, write_nir  # noqa: E402
-from snncompile.nn.calibrate import calibrate_batchnorm  # noqa: E402
 from snncompile.sim import simulate  # noqa: E402
+from tests.checks import calibrated_spikingjelly  # noqa: E402
 
 T, B = 4, 3
 NEURONS = (neuron.LIFNode, neuron.ParametricLIFNode, neuron.IFNode)
@@ -129,11 +129,7 @@ class TinyFormer(nn.Module):
 
 
 def calibrated(model: nn.Module, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
-    torch.manual_seed(seed)
-    x_seq = torch.rand(T, B, *model.input_shape)
-    calibrate_batchnorm(model, x_seq)
-    functional.reset_net(model)
-    return model, x_seq
+    return calibrated_spikingjelly(model, model.input_shape, B, seed, T)
 
 
 def assert_exact_and_firing(model: nn.Module, graph, x_seq: torch.Tensor) -> None:
