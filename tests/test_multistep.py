@@ -92,11 +92,20 @@ def test_static_image_repeated_by_the_model():
     assert_exact(wrapped, graph, x_seq[0])
 
 
-def test_export_cli_then_simulate(tmp_path, capsys):
-    model, x_seq = calibrated(MODELS["spikformer_cifar10"]())
+BUILDS = {
+    "spikformer_cifar10": "from spikingjelly.activation_based.model.spikformer import spikformer_cifar10 as make\n"
+                          "def build():\n    return make(T=4)\n",
+    "qkformer": "from spikingjelly.activation_based.model.qkformer import QKFormer\n"
+                "def build():\n    return QKFormer(T=4, num_classes=10, embed_dims=256, num_heads=(2, 4, 2), "
+                "depths=(1, 1, 1))\n",
+}
+
+
+@pytest.mark.parametrize("name", list(BUILDS))
+def test_export_cli_then_simulate_and_energy(tmp_path, capsys, name):
+    model, x_seq = calibrated(MODELS[name]())
     torch.save(model.state_dict(), tmp_path / "ck.pt")
-    (tmp_path / "sj.py").write_text("from spikingjelly.activation_based.model.spikformer import spikformer_cifar10\n"
-                                    "def build():\n    return spikformer_cifar10(T=4)\n")
+    (tmp_path / "sj.py").write_text(BUILDS[name])
     out = tmp_path / "m.nir"
     assert main(["export", str(tmp_path / "ck.pt"), "--model", f"{tmp_path / 'sj.py'}:build", "-o", str(out),
                  "--input-shape", "3,32,32"]) == 0
@@ -104,6 +113,7 @@ def test_export_cli_then_simulate(tmp_path, capsys):
     assert_exact(model, graph, x_seq)
     np.savez(tmp_path / "data.npz", x=x_seq[0].numpy(), y=np.zeros(B, dtype=np.int64))
     assert main(["simulate", str(out), "--data", str(tmp_path / "data.npz")]) == 0
+    assert main(["energy", str(out), "--data", str(tmp_path / "data.npz"), "--json", str(tmp_path / "e.json")]) == 0
     assert "accuracy" in capsys.readouterr().out
 
 
