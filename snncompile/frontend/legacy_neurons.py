@@ -31,8 +31,7 @@ from collections.abc import Callable, Iterator
 from torch import nn
 
 from snncompile.errors import UnsupportedError
-from snncompile.frontend.spikingjelly_modules import plif_tau, reset_params
-from snncompile.ir import nodes as n
+from snncompile.frontend.spikingjelly_modules import check_values, neuron_node
 from snncompile.ir.node import Node
 
 Shape = tuple[int, ...]
@@ -53,21 +52,11 @@ def _convert(kind: str, release: str) -> Callable[[nn.Module, Shape, Shape, str]
 
         if getattr(m, "step_mode", "m") != "m":
             raise refuse("is in single-step mode inside a multi-step forward; set step_mode='m'")
-        if not isinstance(m.v_threshold, float) or not isinstance(m.v_reset, float | None):
-            raise refuse("v_threshold must be a float and v_reset a float or None")
-        if not getattr(m.surrogate_function, "spiking", True):
-            raise refuse("its surrogate function is in non-spiking mode (continuous outputs)")
-        reset = reset_params(m)
-        if kind == "if":
-            if m.v_reset not in (None, 0.0):
-                raise refuse(f"hard reset to v_reset = {m.v_reset} is not supported (the IR IF starts at 0)")
-            return n.IF(r=1.0, **reset)
-        if not m.decay_input:
+        check_values(m, refuse)
+        if kind != "if" and not m.decay_input:
             raise refuse("decay_input=False is not supported for this release (it charges V * (1 - 1/tau) + X, a "
                          "float order no IR LIF form reproduces)")
-        if kind == "plif":
-            return n.LIF(tau=plif_tau(m, path), r=1.0, v_leak=reset["v_reset"], form="nir_k", **reset)
-        return n.LIF(tau=float(m.tau), r=1.0, v_leak=reset["v_reset"], form="nir", **reset)
+        return neuron_node(m, kind, path)
     return convert
 
 

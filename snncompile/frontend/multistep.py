@@ -33,7 +33,7 @@ from torch import nn
 from snncompile.errors import IRError, SnnError, UnsupportedError, one_line
 from snncompile.frontend import axes, legacy_neurons, spikingjelly_modules
 from snncompile.frontend.axes import BATCH, TIME, Layout
-from snncompile.frontend.equivalence import Equivalence, LayerMatch
+from snncompile.frontend.equivalence import Equivalence, against_simulation
 from snncompile.frontend.modules import PASS_THROUGH, STATEFUL, converter_for
 from snncompile.frontend.multistep_ops import HANDLERS, TIME_LINEAR
 from snncompile.frontend.record import Site, record
@@ -41,7 +41,6 @@ from snncompile.ir import Edge, Graph, Kind, TensorType, verify
 from snncompile.ir import nodes as n
 from snncompile.ir.nodes.structure import summed_type
 from snncompile.passes.fold_batchnorm import FoldBatchNorm
-from snncompile.sim import simulate
 from snncompile.sim.kernels import make_kernel
 
 FORMS = ("sequence", "static")
@@ -325,7 +324,13 @@ def multistep_reference(model: nn.Module, graph: Graph, x: torch.Tensor
 
     built = _record(Builder(Kind.REAL, graph.dt), model, x.double(), graph.metadata.get("input_form", "sequence"))
     run = copy_model(model).double().eval()
-    record_of: dict[str, list[np.ndarray]] = {}
+    record_of: dict[str, np.ndarray] = {}
+
+    def keep(path: str) -> Any:
+        def hook(module: nn.Module, inputs: tuple, out: torch.Tensor) -> None:
+            record_of[path] = out.detach().numpy().copy()
+        return hook
+
     handles = []
     for path, module in run.named_modules():
         if path in built.layouts:
@@ -333,15 +338,14 @@ def multistep_reference(model: nn.Module, graph: Graph, x: torch.Tensor
                 module.reset()
             if getattr(module, "backend", "torch") == "cupy" and not torch.cuda.is_available():
                 module.backend = "torch"
-            handles.append(module.register_forward_hook(
-                lambda m, i, o, p=path: record_of.setdefault(p, []).append(o.detach().numpy().copy())))
+            handles.append(module.register_forward_hook(keep(path)))
     try:
         with torch.no_grad(), quiet_triton_probe():
             out = run(x.double())
     finally:
         for h in handles:
             h.remove()
-    spikes = {p: axes.canonical(v[0], built.layouts[p]) for p, v in record_of.items() if p in graph.nodes}
+    spikes = {p: axes.canonical(v, built.layouts[p]) for p, v in record_of.items() if p in graph.nodes}
     return spikes, axes.canonical(out.detach().numpy(), built.output_layouts[0]), built.readout
 
 
@@ -351,8 +355,4 @@ def compare_multistep(model: nn.Module, graph: Graph, x: torch.Tensor) -> Equiva
     ref, ref_out, readout = multistep_reference(model, graph, x)
     x_seq = x if graph.metadata.get("input_form", "sequence") == "sequence" else \
         x.unsqueeze(0).expand(int(graph.metadata["steps"]), *x.shape)
-    sim = simulate(graph, x_seq.double().numpy(), trace=list(ref))
-    layers = tuple(LayerMatch(k, int((s != sim.traces[k]).sum()), s.size, float(s.mean()), float(sim.traces[k].mean()))
-                   for k, s in ref.items())
-    out = sim.output.mean(0) if readout else sim.output
-    return Equivalence(layers, float(np.abs(out - ref_out).max()))
+    return against_simulation(graph, x_seq.double(), ref, ref_out, readout)

@@ -109,9 +109,9 @@ def aligned(b: Any, v: Any, shape: tuple[int, ...], layout: Layout, site: Any, o
 def _constant(b: Any, c: Any, layout: Layout, site: Any, op: str) -> np.ndarray:
     """A constant operand (number or tensor) as a per-sample array broadcastable to the output's sample shape."""
     arr = np.asarray(c.detach().double().numpy() if torch.is_tensor(c) else c, dtype=np.float64)
-    full = arr.reshape((1,) * (len(layout) - arr.ndim) + arr.shape) if arr.ndim else arr
     if arr.ndim == 0:
         return arr
+    full = arr.reshape((1,) * (len(layout) - arr.ndim) + arr.shape)
     for i, axis in enumerate(layout):
         if full.shape[i] != 1 and not axes.is_feature_axis(axis):
             raise b.refuse(op, site, "a constant varies along the time or batch axis")
@@ -389,7 +389,6 @@ HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(("item", "tolist", "__bool__", "__int__", "__float__", "__index__"), _value_read),
 }
 TIME_LINEAR: tuple[type[n.Node], ...] = (n.Affine, n.Linear, n.Conv1d, n.Conv2d, n.BatchNorm, n.Scale, n.Mean, n.Sum,
-                                         n.AvgPool2d, n.Flatten, n.Reshape, n.Transpose, n.Slice, n.Concat, n.Add,
-                                         n.Output)
+                                         n.AvgPool2d, n.Flatten, n.Reshape, n.Transpose, n.Slice, n.Concat, n.Add)
 """Nodes that commute with the mean over time (linear, or affine with the mean of a constant): the only ones
 allowed after the readout ``x.mean(0)``."""

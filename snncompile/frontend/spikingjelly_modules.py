@@ -67,10 +67,15 @@ def _check(m: nn.Module, cls: type, path: str, step_mode: str = "s") -> None:
     if m.step_mode != step_mode:
         raise refuse("is in single-step mode inside a multi-step forward (it would see all T steps as one); set "
                      "step_mode='m' or trace a per-step model")
-    if not getattr(m.surrogate_function, "spiking", True):
-        raise refuse("its surrogate function is in non-spiking mode (continuous outputs)")
     if getattr(m, "_neuron_precision", None) is not None:
         raise refuse("reduced neuron precision (set_neuron_precision) is not supported")
+    check_values(m, refuse)
+
+
+def check_values(m: nn.Module, refuse: Callable[[str], UnsupportedError]) -> None:
+    """The checks every SpikingJelly release's neuron needs: spiking surrogate, float threshold and reset."""
+    if not getattr(m.surrogate_function, "spiking", True):
+        raise refuse("its surrogate function is in non-spiking mode (continuous outputs)")
     if not isinstance(m.v_threshold, float) or not isinstance(m.v_reset, float | None):
         raise refuse("v_threshold must be a float and v_reset a float or None")
 
@@ -104,28 +109,33 @@ def plif_tau(m: nn.Module, path: str) -> float:
     return _tau_for(float(torch.sigmoid(m.w.detach().to(torch.float64))), path)
 
 
+def neuron_node(m: nn.Module, kind: str, path: str) -> Node:
+    """The IR node of a checked SpikingJelly neuron of any release: ``kind`` "lif", "plif" or "if" (table above)."""
+    reset = reset_params(m)
+    if kind == "if":
+        if m.v_reset not in (None, 0.0):
+            raise UnsupportedError(f"module '{path}' ({type(m).__name__}): hard reset to v_reset = {m.v_reset} is "
+                                   "not supported (the IR IF starts at 0, SpikingJelly's at v_reset); use v_reset 0.0 "
+                                   "or None")
+        return n.IF(r=1.0, **reset)
+    tau = plif_tau(m, path) if kind == "plif" else float(m.tau)
+    form = ("nir" if m.decay_input else "split") + ("_k" if kind == "plif" else "")
+    return n.LIF(tau=tau, r=1.0 if m.decay_input else tau, v_leak=reset["v_reset"], form=form, **reset)
+
+
 def _lif(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
     _check(m, sj_neuron.LIFNode, path, step_mode)
-    reset = reset_params(m)
-    tau = float(m.tau)
-    return n.LIF(tau=tau, r=1.0 if m.decay_input else tau, v_leak=reset["v_reset"],
-                 form="nir" if m.decay_input else "split", **reset)
+    return neuron_node(m, "lif", path)
 
 
 def _plif(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
     _check(m, sj_neuron.ParametricLIFNode, path, step_mode)
-    reset = reset_params(m)
-    tau = plif_tau(m, path)
-    return n.LIF(tau=tau, r=1.0 if m.decay_input else tau, v_leak=reset["v_reset"],
-                 form="nir_k" if m.decay_input else "split_k", **reset)
+    return neuron_node(m, "plif", path)
 
 
 def _if(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
     _check(m, sj_neuron.IFNode, path, step_mode)
-    if m.v_reset not in (None, 0.0):
-        raise UnsupportedError(f"module '{path}' ({type(m).__name__}): hard reset to v_reset = {m.v_reset} is not "
-                               "supported (the IR IF starts at 0, SpikingJelly's at v_reset); use v_reset 0.0 or None")
-    return n.IF(r=1.0, **reset_params(m))
+    return neuron_node(m, "if", path)
 
 
 def _other(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
