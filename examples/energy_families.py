@@ -54,18 +54,18 @@ def _by_part(report: dict[str, Any]) -> dict[str, float]:
 
 
 def _family_table(reports: dict[str, dict[str, Any]]) -> list[str]:
-    names = [t["name"] for t in next(iter(reports.values()))["targets"]]
-    lines = ["| model | accuracy | synops | graded ops | MACs | spikes | " + " | ".join(names)
-             + " | ANN equivalent | spikformer convention | spikingresformer convention |",
-             "|---" * (len(names) + 9) + "|"]
+    first = next(iter(reports.values()))
+    names, conventions = [t["name"] for t in first["targets"]], list(first["paper"])
+    lines = ["| model | accuracy | synops | graded ops | MACs | spikes | " + " | ".join(names) + " | ANN equivalent | "
+             + " | ".join(f"{c} convention" for c in conventions) + " |",
+             "|---" * (len(names) + len(conventions) + 7) + "|"]
     for model, r in reports.items():
         t = r["totals"]
         energies = " | ".join(energy_text(x["total_pj"]) for x in r["targets"])
+        papers = " | ".join(energy_text(r["paper"][c]["energy_pj"]) for c in conventions)
         lines.append(f"| {model} | {r['accuracy']:.4f} | {t['synops']:,.0f} | {t['graded_ops']:,.0f} | "
                      f"{t['macs']:,.0f} | {t['spikes']:,.0f} | {energies} | "
-                     f"{energy_text(r['ann_equivalent']['energy_pj'])} | "
-                     f"{energy_text(r['paper']['spikformer']['energy_pj'])} | "
-                     f"{energy_text(r['paper']['spikingresformer']['energy_pj'])} |")
+                     f"{energy_text(r['ann_equivalent']['energy_pj'])} | {papers} |")
     return lines
 
 

@@ -152,7 +152,7 @@ def test_bad_data_shape(checkpoint, tmp_path, capsys):
     out = tmp_path / "m.nir"
     run_ok(["export", checkpoint, "-o", out], capsys)
     np.savez(tmp_path / "d.npz", x=np.zeros((2, 3, 8, 8)), y=np.zeros(2))
-    assert "expects [1, 8, 8]" in run_bad(["simulate", out, "--data", tmp_path / "d.npz"], capsys)
+    assert "takes samples [N, 1, 8, 8] (static)" in run_bad(["simulate", out, "--data", tmp_path / "d.npz"], capsys)
     assert "expected one of digits" in run_bad(["simulate", out, "--data", "mnist"], capsys)
 
 

@@ -50,6 +50,7 @@ def test_compile_refuses_what_the_target_cannot_run(tmp_path, capsys, monkeypatc
     monkeypatch.setitem(registry.PIPELINES, "cpu", ("fold-batchnorm",))  # a pipeline that forgets the attention
     assert main(["compile", str(nir_file), "--target", "cpu", "-o", str(tmp_path / "out.nir")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("snncompile: error: node 'blocks.0.ssa.attn': SpikingSelfAttention is not allowed at this stage "
-                   f"(allowed: {', '.join(sorted(registry.TARGET_OPS['cpu']))}) (after the cpu pipeline)")
+    assert err == ("snncompile: error: the cpu pipeline leaves 1 node(s) that the cpu target does not run: "
+                   "SpikingSelfAttention x1 (blocks.0.ssa.attn) are high-level nodes the pipeline did not lower "
+                   f"(--explain gives each pass's reason) (allowed: {', '.join(sorted(registry.TARGET_OPS['cpu']))})")
     assert not (tmp_path / "out.nir").exists()

@@ -65,7 +65,17 @@ def test_spike_matmul_counts_coincidences_per_sample():
     mm = _counts(g, {"a": xa, "b": xb})["mm"].values
     assert mm["synops"] == float((a @ b).sum()) / 2 == 6 / 2
     assert mm["dense_macs"] == 2 * 2 * 3
-    assert mm["input_events"] == (4 + 4 + 1 + 1) / 2
+    assert mm["input_events"] == (4 + 1) / 2  # the first operand's events (4, then 1), as its positions are
+    assert _counts(g, {"a": xa, "b": xb})["mm"].input_rate == (4 + 1) / (2 * 6)
+
+
+def test_spike_matmul_of_a_real_and_a_graded_operand_is_graded_with_the_counts_as_payload():
+    """A real [2, 2] times counts of 3: each of the 2 x 2 x 2 = 8 coincidences is one graded op carrying 3."""
+    g = Graph({"a": n.Input(type=TensorType((2, 2), Kind.REAL)), "b": n.Input(type=TensorType((2, 2), Kind.GRADED)),
+               "mm": n.SpikeMatMul(), "out": n.Output()},
+              [Edge("a", "mm", "a"), Edge("b", "mm", "b"), Edge("mm", "out")])
+    mm = _counts(g, {"a": np.full((1, 1, 2, 2), 0.7), "b": np.full((1, 1, 2, 2), 3.0)})["mm"].values
+    assert (mm["synops"], mm["graded_ops"], mm["graded_payload"]) == (0, 8, 24)
 
 
 def test_graded_input_counts_events_and_payload():

@@ -50,3 +50,17 @@ def test_refuses_bn_on_wrong_axis_shared_synapse_or_no_synapse():
     assert reasons(shared) == [("fold-batchnorm", "bn", "synapse feeds other nodes too")]
     after_lif = chain(("lif", lif()), ("bn", _bn(rng, 3, 0)), input_type=TensorType((3,)))
     assert reasons(after_lif) == [("fold-batchnorm", "bn", "input is not a synapse")]
+
+
+def test_folded_weights_and_bias_by_hand_with_a_synapse_bias_and_eps():
+    """Affine w = 2, b = 1; BN mean 0.5, var 3, eps 1, weight 4, bias 0.25: a = 4 / sqrt(3 + 1) = 2,
+    c = 0.25 - 0.5 * 2 = -0.75, so w' = 2 * 2 = 4 and b' = 1 * 2 - 0.75 = 1.25 (x = 3: 13.25 both ways)."""
+    one = np.ones(1)
+    graph = chain(("fc", n.Affine(weight=[[2.0]], bias=[1.0])),
+                  ("bn", n.BatchNorm(mean=0.5 * one, var=3 * one, weight=4 * one, bias=0.25 * one, eps=1.0, axis=0)),
+                  input_type=TensorType((1,)))
+    folded = FoldBatchNorm().run(graph).graph
+    assert "bn" not in folded.nodes
+    assert folded.nodes["fc"].weight.tolist() == [[4.0]] and folded.nodes["fc"].bias.tolist() == [1.25]
+    x = np.full((1, 1, 1), 3.0)
+    assert simulate(graph, x).output.item() == simulate(folded, x).output.item() == 13.25

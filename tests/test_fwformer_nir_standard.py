@@ -1,7 +1,7 @@
 """The digits FWformer written as NIR, read by stock ``nir.read`` and run by norse.
 
 After the cpu pipeline only the primitive prefix (the SPS convolutions and their LIFs, then a Flatten) is standard
-NIR; on it norse, with the shims of snncompile.ir.nir_norse, gives the same spikes as snncompile at every step of
+NIR; on it norse, with the shims of snncompile.interop.norse, gives the same spikes as snncompile at every step of
 every LIF. After the nir pipeline (cpu + tokens-to-vectors) the whole model is standard and norse gives the spikes of
 snncompile's simulation of the unlowered traced graph in every LIF layer (see docs/nir.md, "Running in norse")."""
 
@@ -15,10 +15,10 @@ import torch
 from snncompile.errors import UnsupportedError
 from snncompile.frontend import trace
 from snncompile.frontend.checkpoint import load_model
+from snncompile.interop.norse import run_norse
 from snncompile.ir import Edge, Graph, TensorType
 from snncompile.ir import nodes as n
 from snncompile.ir.nir_io import write_nir
-from snncompile.ir.nir_norse import run_norse
 from snncompile.nn.data import load_digits_split
 from snncompile.passes.registry import TARGET_OPS, pipeline, run_pipeline
 from snncompile.sim import simulate

@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from snncompile.errors import IRError
 from snncompile.ir import Edge, Graph, Kind, TensorType, verify
@@ -133,3 +134,44 @@ def test_window_arguments_must_be_positive(node):
     shape = (1, 4, 4) if not isinstance(node, n.Conv1d) else (1, 4)
     err = _rule(chain(("node", node), input_type=TensorType(shape)))
     assert err.node == "node" and "must be >=" in err.rule
+
+
+def test_graph_equality_respects_the_order_of_sums_and_the_metadata():
+    """Edges into one port are summed in edge order, so that order is part of the graph; the order of edges into
+    different ports is not. Metadata (e.g. the layouts of tokens-to-vectors) is part of the graph too."""
+    nodes = {"a": n.Input(type=TensorType((2,))), "b": n.Input(type=TensorType((2,))), "out": n.Output(),
+             "out2": n.Output()}
+    g = Graph(nodes, [Edge("a", "out"), Edge("b", "out"), Edge("a", "out2")])
+    assert g == Graph(nodes, [Edge("a", "out2"), Edge("a", "out"), Edge("b", "out")])
+    assert g != Graph(nodes, [Edge("b", "out"), Edge("a", "out"), Edge("a", "out2")])
+    assert g != g.replace(metadata={"layouts": {"x": [1, 0]}})
+    assert g.replace(metadata={"k": np.arange(3), "m": {"x": (1, 2)}}) == g.replace(
+        metadata={"m": {"x": [1, 2]}, "k": np.arange(3)})
+
+
+def test_node_rules_that_a_simulator_would_otherwise_crash_or_guess_on():
+    x = TensorType((2, 6, 6))
+    with pytest.raises(IRError, match=r"padding \(2, 2\) is more than half the kernel \(3, 3\)"):
+        verify(chain(("pool", n.SumPool2d(kernel_size=3, stride=1, padding=2)), input_type=x))
+    verify(chain(("pool", n.SumPool2d(kernel_size=2, stride=2, padding=1)), input_type=x))  # p = k / 2 is fine
+    with pytest.raises(ValueError, match=r"expected one or two values \(height, width\), got \(3, 1, 2\)"):
+        n.MaxPool2d(kernel_size=(3, 1, 2), stride=1)
+    zero = np.zeros(2)
+    with pytest.raises(IRError, match=r"var \+ eps must be positive"):
+        verify(chain(("bn", n.BatchNorm(mean=zero, var=zero, weight=zero + 1, bias=zero, eps=0.0)), input_type=x))
+    verify(chain(("bn", n.BatchNorm(mean=zero, var=zero, weight=zero + 1, bias=zero, eps=1e-5)), input_type=x))
+
+
+def test_the_kernel_registry_refuses_a_second_kernel_and_names_a_missing_one():
+    from snncompile.errors import UnsupportedError
+    from snncompile.sim.kernels.registry import kernel, make_kernel
+
+    with pytest.raises(RuntimeError, match=r"two kernels for LIF"):
+        kernel(n.LIF)(lambda node, p, dt: None)
+
+    @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+    class Odd(n.Node):
+        op = "Odd"
+
+    with pytest.raises(UnsupportedError, match=r"the simulator has no kernel for Odd nodes"):
+        make_kernel(Odd(), 1.0, torch.float64)

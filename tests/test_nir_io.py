@@ -25,7 +25,7 @@ def w(*shape: int) -> np.ndarray:
 
 
 def every_node_graph() -> Graph:
-    """Every node class, scalar and broadcast parameters, dotted names, multi-port and duplicate edges."""
+    """Every node class, scalar and broadcast parameters, dotted names, multi-port and duplicate edges, a cycle."""
     nodes = {
         "x": n.Input(type=TensorType((2, 6, 6), Kind.REAL)),
         "s": n.Input(type=TensorType((5,), Kind.BINARY)),
@@ -71,6 +71,7 @@ def every_node_graph() -> Graph:
         "qx": n.Input(type=TensorType((4, 6), Kind.BINARY)), "qm": n.Input(type=TensorType((4, 2), Kind.BINARY)),
         "qhead": n.HeadSum(heads=2), "qtok": n.TokenSum(), "qmask": n.SpikeMask(),
         "qout1": n.Output(), "qout2": n.Output(), "qout3": n.Output(),
+        "rec": n.Affine(weight=w(5, 5), bias=w(5)), "rec.prev": n.Previous(type=TensorType((5,), Kind.REAL)),
         "slice": n.Slice(axis=1, start=2, stop=5), "cat": n.Concat(axis=-1), "sum": n.Sum(axis=0), "cout": n.Output(),
         "out": n.Output(), "out2": n.Output(), "out3": n.Output(), "out4": n.Output(),
     }
@@ -79,7 +80,8 @@ def every_node_graph() -> Graph:
              ("if", "flat"), ("thr", "reshape"), ("reshape", "tr"), ("lin", "mean"), ("mean", "li"),
              ("s", "li"),
              ("li", "cli"), ("cli", "clif"), ("clif", "i"), ("i", "delay"), ("delay", "aff"), ("aff", "out"),
-             ("mm", "c1"), ("c1", "out2"), ("clif", "out3"), ("blocks.0.attn", "lin"), ("tr", "out4")]
+             ("mm", "c1"), ("c1", "out2"), ("clif", "out3"), ("blocks.0.attn", "lin"), ("tr", "out4"),
+             ("clif", "rec"), ("rec", "rec.prev"), ("rec.prev", "cli")]  # recurrence: cli -> clif -> rec -> cli
     ports = [Edge("conv", "dscore", "y"), Edge("dxs", "dscore", "x"), Edge("conv", "dagg", "y"),
              Edge("dattn", "dagg", "attn"), Edge("dscore", "dout1"), Edge("dagg", "dout2")]
     ports += [Edge("tx", "tscore", "score"), Edge("tscore", "thalt"), Edge("tx", "tmask"),

@@ -10,7 +10,7 @@ import torch
 from snncompile.errors import IRError
 from snncompile.frontend import trace
 from snncompile.frontend.checkpoint import load_model
-from snncompile.frontend.equivalence import compare, torch_spikes
+from snncompile.frontend.equivalence import torch_spikes
 from snncompile.ir import Edge, Graph, Kind, TensorType
 from snncompile.ir import nodes as n
 from snncompile.ir.nir_io import read_nir, write_nir
@@ -190,7 +190,5 @@ def test_digits_checkpoint_is_spike_exact_on_real_digits(digits_model):
     _, _, x_test, _ = load_digits_split()
     x_seq = repeat_in_time(x_test[:16], checkpoint["T"]).double()
     graph = trace(model, model.input_shape)
-    eq = compare(model.double(), graph, x_seq)
+    assert_exact_and_firing(model.double(), graph, x_seq)
     model.float()
-    assert eq.exact, [(m.name, m.mismatches) for m in eq.layers if m.mismatches]
-    assert eq.max_output_diff < 1e-9

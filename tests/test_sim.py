@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from snncompile.errors import SnnError
 from snncompile.ir import Edge, Graph, TensorType
 from snncompile.ir import nodes as n
 from snncompile.sim import simulate
@@ -151,7 +152,7 @@ def test_every_node_class_has_a_kernel():
     from snncompile.ir.nodes import NODE_CLASSES
     from snncompile.sim.kernels.registry import _BUILDERS
 
-    assert {c for c in NODE_CLASSES if c is not n.Input} <= set(_BUILDERS)
+    assert {c for c in NODE_CLASSES if c not in (n.Input, n.Previous)} <= set(_BUILDERS)  # both read, not computed
 
 
 def test_event_recording_covers_every_synapse_like_node():
@@ -160,3 +161,15 @@ def test_event_recording_covers_every_synapse_like_node():
     events = {c.op for c in NODE_CLASSES if c.events}
     assert {"Affine", "Linear", "Conv1d", "Conv2d", "SpikeMatMul", "SpikingSelfAttention", "SumPool2d"} <= events
     assert not {c.op for c in NODE_CLASSES if c.events and issubclass(c, n.NEURONS)}
+
+
+def test_inputs_of_different_steps_or_batch_sizes_are_refused():
+    """Each input's T and batch size must agree; before, the first input's were used and the others ran silently."""
+    nodes = {"a": n.Input(type=TensorType((3,))), "b": n.Input(type=TensorType((3,))), "out": n.Output()}
+    g = Graph(nodes, [Edge("a", "out"), Edge("b", "out")])
+    assert simulate(g, {"a": np.ones((2, 3, 3)), "b": np.ones((2, 3, 3))}).output.shape == (2, 3, 3)
+    with pytest.raises(SnnError, match=r"every input needs the same T and batch size; got 'a': T = 2, B = 3, "
+                                       r"'b': T = 4, B = 1"):
+        simulate(g, {"a": np.ones((2, 3, 3)), "b": np.ones((4, 1, 3))})
+    with pytest.raises(SnnError, match=r"data for 'c', which are not inputs of the graph \(inputs: a, b\)"):
+        simulate(g, {"a": np.ones((2, 3, 3)), "b": np.ones((2, 3, 3)), "c": np.ones((2, 3, 3))})

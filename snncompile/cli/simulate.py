@@ -5,70 +5,79 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 import torch
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
+from snncompile.cli.options import add_file, console, name, positive_int, read_graph
 from snncompile.errors import SnnError
 from snncompile.ir import Graph
-from snncompile.ir.nir_io import read_nir
 from snncompile.sim.datasets import NAMES, load_dataset
-from snncompile.sim.evaluate import Evaluation, evaluate
+from snncompile.sim.evaluate import Evaluation, evaluate, resolve_steps
+from snncompile.tables import print_table
 
 HELP = "accuracy and firing rates of an NIR file on a data set"
+BATCH_SIZE = 256
+DATA_OPTIONS = ("--data", "--steps", "--batch-size", "--limit", "--float32")
+"""The options ``add_data_arguments`` adds (``-T`` is ``--steps``)."""
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments for simulating a data set, shared by ``simulate`` and ``energy``."""
-    p.add_argument("--data", help=f"{' | '.join(NAMES)} | FILE.npz (arrays x [N, ...], y [N])")
-    p.add_argument("-T", "--steps", type=int, help="time steps (default: the file's 'steps' metadata)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--limit", type=int, help="use only the first N samples")
+    p.add_argument("--data", type=name, metavar="NAME|FILE.npz", help=f"{' | '.join(NAMES)} | FILE.npz: array x of "
+                   "static samples [N, *input shape] (fed at every step) or time-varying ones [N, T, *input shape], "
+                   "and optional integer labels y [N] (without labels: firing rates, no accuracy)")
+    p.add_argument("-T", "--steps", type=positive_int, metavar="N", help="time steps (default: the data's T for "
+                   "time-varying data, else the file's 'steps' metadata)")
+    p.add_argument("--batch-size", type=positive_int, metavar="N",
+                   help=f"samples simulated at once (default: {BATCH_SIZE})")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="use only the first N samples (default: all)")
     p.add_argument("--float32", action="store_true", help="simulate in float32 instead of float64")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="an NIR file (.nir)")
+    add_file(p)
     add_data_arguments(p)
-    p.add_argument("--dt", type=float, help="simulation step for files that store none")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
 def simulate_data(graph: Graph, args: argparse.Namespace, quiet: bool = False) -> tuple[Evaluation, int]:
     """Simulate ``graph`` on ``args.data`` with a progress bar on a terminal; the evaluation and the steps used."""
     if not args.data:
-        raise SnnError("no data to simulate: pass --data")
-    steps = args.steps or graph.metadata.get("steps")
-    if steps is None:
-        raise SnnError(f"{args.file} stores no number of time steps; pass -T")
+        raise SnnError(f"no data to simulate: pass --data {' or --data '.join(NAMES)} or --data FILE.npz")
     x, y = load_dataset(args.data)
     if args.limit is not None:
-        x, y = x[:args.limit], y[:args.limit]
+        if args.limit > len(x):
+            warnings.warn(f"--limit {args.limit}: {args.data} holds {len(x)} samples; using all of them",
+                          stacklevel=2)
+        x, y = x[:args.limit], None if y is None else y[:args.limit]
+    try:
+        steps = resolve_steps(graph, x, args.steps)
+    except SnnError as err:
+        raise SnnError(f"{args.file} on {args.data}: {err}") from None
     dtype = torch.float32 if args.float32 else torch.float64
-    console = Console(stderr=True)
-    with Progress(console=console, transient=True, disable=quiet or not sys.stderr.isatty()) as bar:
+    with Progress(console=Console(stderr=True), transient=True, disable=quiet or not sys.stderr.isatty()) as bar:
         task = bar.add_task("simulating", total=len(x))
-        result = evaluate(graph, x, y, int(steps), batch_size=args.batch_size, dtype=dtype,
+        result = evaluate(graph, x, y, steps, batch_size=args.batch_size or BATCH_SIZE, dtype=dtype,
                           progress=lambda k: bar.advance(task, k))
-    return result, int(steps)
+    return result, steps
 
 
 def run(args: argparse.Namespace) -> None:
-    graph = read_nir(args.file, dt=args.dt)
+    graph = read_graph(args)
     result, steps = simulate_data(graph, args, quiet=args.json)
     rates = result.activity.firing_rates()
     if args.json:
-        print(json.dumps({"file": args.file, "data": args.data, "steps": int(steps), "samples": result.total,
-                          "accuracy": result.accuracy, "firing_rates": rates}, indent=2))
+        print(json.dumps({"file": args.file, "data": args.data, "steps": steps, "samples": result.total,
+                          "accuracy": result.accuracy, "correct": result.correct, "firing_rates": rates}, indent=2))
         return
-    out = Console(width=120)
-    table = Table(title="firing rates", caption=f"spikes per neuron per step; T = {steps}, {result.total} samples")
-    table.add_column("layer")
-    table.add_column("neurons", justify="right")
-    table.add_column("rate", justify="right")
-    for name, rate in rates.items():
-        table.add_row(name, f"{graph.types[name].size:,}", f"{rate:.4f}")
-    out.print(table)
-    out.print(f"accuracy: {result.accuracy:.4f} ({result.correct}/{result.total}) on {args.data}")
+    out = console()
+    print_table(out, "firing rates", ["layer", "neurons", "rate"],
+                [[layer, f"{graph.types[layer].size:,}", f"{rate:.4f}"] for layer, rate in rates.items()],
+                numeric={1, 2}, caption=f"spikes per neuron per step; T = {steps}, {result.total} samples")
+    if result.accuracy is None:
+        out.print(f"accuracy: not measured ({args.data} has no labels y)")
+    else:
+        out.print(f"accuracy: {result.accuracy:.4f} ({result.correct}/{result.total}) on {args.data}")

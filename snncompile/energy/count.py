@@ -10,14 +10,21 @@ something on a chip:
   the accumulates if a count k is sent as k spikes); real -> ``macs``. ``dense_macs``: every input position x
   fan-out at every step, what a non-spiking network of the same shape computes (the ANN equivalent);
 * SpikeMatMul: ``coincidences`` (pairs of non-zero operand entries that meet) as synops, or graded ops and
-  payload if an operand is graded; ``dense_macs`` = the product's multiply-adds;
+  payload if an operand is graded (a real operand, e.g. a batch-norm output, is what the other's events select: it
+  adds no kind of its own); ``input_events`` / ``input_positions`` are the first operand's (its rate is the ``fr``
+  of the papers' formula); ``dense_macs`` = the product's multiply-adds;
 * SpikeMask / TokenMask: ``mask_ops`` = events arriving at the gated input; TokenMask also ``live_tokens`` per step;
 * TokenMerge: ``macs`` = the similarity products (``N/2 x N/2 x D`` per step) it computes on real values (once per
   merge: the ``flags`` twin shares the selection);
 * neurons: ``neuron_updates`` (every neuron, every step), ``active_updates`` (those with a non-zero input),
   ``spikes`` and the firing rate per step.
 
-Elementwise nodes (BatchNorm, Scale, Add, structure) are not counted: the targets' pipelines fold them.
+Elementwise nodes (BatchNorm, Scale, Add, structure) are not counted: the targets' pipelines fold them (the
+elements of a BatchNorm left in the graph are kept in ``Counts.sources`` for SpikingJelly's convention).
+
+Beside the exact counts, every layer carries ``flops`` (the papers' FLOPs formula over all steps, flops.py) and
+``sources`` (what SpikingJelly's op counter and NeuroBench count on it, sources.py): the figures of the paper and
+tool conventions (conventions.py), which count differently on purpose.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from snncompile.energy.fanout import FANOUT_NODES, fanout
+from snncompile.energy.flops import matmul_flops, paper_flops
+from snncompile.energy.sources import tool_values
 from snncompile.errors import UnsupportedError
 from snncompile.ir import Graph
 from snncompile.ir import nodes as n
@@ -50,6 +59,8 @@ class LayerCount:
     synops_per_step: list[float] = field(default_factory=list)
     rate_per_step: list[float] = field(default_factory=list)
     live_tokens: list[float] = field(default_factory=list)
+    flops: float = 0.0  # the papers' FLOPs formula, per sample over all steps (flops.py)
+    sources: dict[str, float] = field(default_factory=dict)  # other tools' counts (sources.py)
 
     @property
     def firing_rate(self) -> float:
@@ -68,6 +79,7 @@ class Counts:
     steps: int
     samples: int
     layers: list[LayerCount]
+    sources: dict[str, float] = field(default_factory=dict)  # graph-wide: ``sj_batchnorm_macs`` per sample
 
     def total(self, key: str) -> float:
         return sum(layer.values[key] for layer in self.layers)
@@ -109,9 +121,8 @@ def _file(layer: LayerCount, kind: Kind, ops: float, payload: float) -> None:
         layer.values["graded_payload"] += payload
 
 
-def _synapse_like(graph: Graph, name: str, act: Activity, layer: LayerCount) -> None:
-    node, t = graph.nodes[name], graph.port_types(name)["input"]
-    fan = fanout(node, name, t)
+def _synapse_like(graph: Graph, name: str, act: Activity, layer: LayerCount, fan: np.ndarray) -> None:
+    t = graph.port_types(name)["input"]
     events = act.events[name]["input"]
     per_step = (events * fan).reshape(act.steps, -1).sum(1)
     payload = act.counts.get(name, {}).get("payload.input")
@@ -124,19 +135,13 @@ def _synapse_like(graph: Graph, name: str, act: Activity, layer: LayerCount) -> 
         layer.synops_per_step = [float(x) for x in per_step]
 
 
-def matmul_flops(graph: Graph, name: str) -> int:
-    """Multiply-adds of one SpikeMatMul product per step: output elements x inner size."""
-    node, a = graph.nodes[name], graph.port_types(name)["a"].shape
-    return graph.types[name].size * (a[-2] if node.transpose_a else a[-1])
-
-
 def _matmul(graph: Graph, name: str, act: Activity, layer: LayerCount) -> None:
     types, counts = graph.port_types(name), act.counts[name]
     kinds = {types["a"].kind, types["b"].kind}
     coinc = counts["coincidences"]
-    kind = Kind.GRADED if "coincidence_payload" in counts else Kind.BINARY
-    _file(layer, kind, float(coinc.sum()), float(counts.get("coincidence_payload", coinc).sum()))
-    layer.values["input_events"] += float(sum(e.sum() for e in act.events[name].values()))
+    kind = Kind.GRADED if Kind.GRADED in kinds else Kind.BINARY  # a real operand is selected by the other's events
+    _file(layer, kind, float(coinc.sum()), float(counts["coincidence_payload"].sum()) if kind == Kind.GRADED else 0)
+    layer.values["input_events"] += float(act.events[name]["a"].sum())  # the first operand's, like input_positions
     layer.values["dense_macs"] += float(matmul_flops(graph, name)) * act.steps * act.samples
     layer.values["input_positions"] = float(types["a"].size) * act.steps * act.samples
     layer.input_kind = "real" if Kind.REAL in kinds else kind.value
@@ -173,12 +178,16 @@ def count(graph: Graph, act: Activity) -> Counts:
     stats = {s.name: s for s in node_stats(graph)}
     heads = classifiers(graph)
     layers = []
+    batchnorm = 0.0
     for name in graph.order:
         node = graph.nodes[name]
         layer = LayerCount(name, node.op, classifier=name in heads)
         layer.first = is_first(graph, name)
-        if isinstance(node, FANOUT_NODES):
-            _synapse_like(graph, name, act, layer)
+        fan = fanout(node, name, graph.port_types(name)["input"]) if isinstance(node, FANOUT_NODES) else None
+        if isinstance(node, n.BatchNorm):
+            batchnorm += float(graph.types[name].size) * act.steps
+        if fan is not None:
+            _synapse_like(graph, name, act, layer, fan)
         elif isinstance(node, n.SpikeMatMul):
             _matmul(graph, name, act, layer)
         elif isinstance(node, MASKS):
@@ -198,5 +207,7 @@ def count(graph: Graph, act: Activity) -> Counts:
             if key not in ("neurons", "synapses"):
                 layer.values[key] /= act.samples
         layer.synops_per_step = [x / act.samples for x in layer.synops_per_step]
+        layer.flops = float(paper_flops(graph, name)) * act.steps
+        layer.sources = tool_values(graph, name, act, fan)
         layers.append(layer)
-    return Counts(act.steps, act.samples, layers)
+    return Counts(act.steps, act.samples, layers, {"sj_batchnorm_macs": batchnorm})

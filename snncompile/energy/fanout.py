@@ -20,24 +20,26 @@ FANOUT_NODES: tuple[type[n.Node], ...] = (n.Affine, n.Linear, n.Conv1d, n.Conv2d
                                           n.HeadSum, n.TokenSum, n.Sum)
 
 
-def _connections(node: n.Node) -> n.Node:
-    """The same node with 0/1 weights (1 = a synapse exists) and no bias; average pooling as a sum."""
+def _connections(node: n.Node, all_weights: bool) -> n.Node:
+    """The same node with 0/1 weights (1 = a synapse exists; every weight with ``all_weights``) and no bias;
+    average pooling as a sum."""
     if isinstance(node, n.AvgPool2d):
         return n.SumPool2d(kernel_size=node.kernel_size, stride=node.stride, padding=node.padding)
     changes = {}
     if "weight" in node.arrays:
-        changes["weight"] = (node.weight != 0).astype(np.float64)
+        changes["weight"] = np.ones(node.weight.shape) if all_weights else (node.weight != 0).astype(np.float64)
     if "bias" in node.arrays:
         changes["bias"] = np.zeros_like(node.bias)
     return node.replace(**changes) if changes else node
 
 
-def fanout(node: n.Node, name: str, inp: TensorType) -> np.ndarray:
-    """Fan-out per input position, shape ``inp.shape`` (int64)."""
+def fanout(node: n.Node, name: str, inp: TensorType, all_weights: bool = False) -> np.ndarray:
+    """Fan-out per input position, shape ``inp.shape`` (int64); ``all_weights``: zero weights count too (the
+    ``dense`` count of tools that skip no weight)."""
     if not isinstance(node, FANOUT_NODES):
         raise UnsupportedError(f"node '{name}' ({node.op}): no fan-out rule; supported: "
                                f"{', '.join(c.op for c in FANOUT_NODES)}")
     x = torch.ones((1,) + inp.shape, dtype=torch.float64, requires_grad=True)
-    y, _ = make_kernel(_connections(node), 1.0, torch.float64).step({"input": x}, None)
+    y, _ = make_kernel(_connections(node, all_weights), 1.0, torch.float64).step({"input": x}, None)
     y.sum().backward()
     return np.rint(x.grad[0].numpy()).astype(np.int64)

@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from snncompile.energy import svg
+from snncompile.energy.render_text import metric_text
 
 ENERGY_UNITS = (("pJ", 1.0), ("nJ", 1e3), ("\u00b5J", 1e6), ("mJ", 1e9), ("J", 1e12))
 COUNT_UNITS = (("", 1.0), ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12))
@@ -123,14 +124,16 @@ def _comparison(r: dict[str, Any]) -> str:
     ratio = (f"The SNN on {escape(ref['name'])} uses {ann['energy_pj'] / ref['total_pj']:.2f}x less energy than "
              f"the ANN equivalent." if ref and ref["total_pj"] > 0 else "")
     rows = [[f"<code>{escape(name)}</code>", fmt_energy(p["energy_pj"]), f"{p['energy_pj'] / 1e9:.3g} mJ",
-             fmt_energy(p["first_layer_pj"]), fmt_count(p["sops"]), escape(p["formula"])] for name, p in paper.items()]
+             fmt_energy(p["first_layer_pj"]), fmt_count(p["sops"]), escape(p["formula"]),
+             "<br>".join(f"{escape(k)}: {escape(metric_text(k, v))}" for k, v in p.get("metrics", {}).items())]
+            for name, p in paper.items()]
     return ("<h2>ANN-equivalent comparison</h2>"
             f"<p class=\"note\">A non-spiking network of the same shape computes {fmt_count(ann['macs'])} "
             f"multiply-accumulates per sample: {fmt_energy(ann['energy_pj'])} on {escape(ann['target'])}. "
             f"{ratio}</p>" + svg.bars(labels, [[v] for v in values], fmt_energy, axis="energy per sample")
             + "<h2>Paper conventions</h2>"
-            + _table(["convention", "energy", "as reported (mJ)", "first layer", "SOPs", "formula"], rows,
-                     {1, 2, 3, 4}))
+            + _table(["convention", "energy", "as reported (mJ)", "first layer", "SOPs", "formula", "figures"],
+                     rows, {1, 2, 3, 4}))
 
 
 def _layers(r: dict[str, Any]) -> str:
@@ -157,7 +160,8 @@ def _layers(r: dict[str, Any]) -> str:
         row = [f"<code>{escape(x['name'])}</code>{flags}", escape(x["op"]), escape(x["input_kind"])]
         row += [fmt_count(x[c]) for c in LAYER_COLUMNS] + [f"{x['firing_rate']:.4f}", f"{x['input_rate']:.4f}"]
         if ref is not None:
-            row.append(fmt_energy(by_layer.get(x["name"], 0.0)))
+            pj = by_layer.get(x["name"], 0.0)
+            row.append(fmt_energy(pj) if pj else "-")  # as the terminal report: no priced operation, no figure
         rows.append(row)
     return out + "<h2>Per-layer counts</h2>" + _table(head, rows, set(range(3, len(head))))
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from snncompile.energy.count import FIELDS
 from snncompile.energy.report import REFERENCE
+from snncompile.tables import numeric_columns, print_table
 
 Tables = list[tuple[str, list[str], list[list[str]]]]  # (title, header, rows)
 
@@ -25,6 +25,11 @@ def _n(x: float) -> str:
     if x == 0:
         return "-"
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
+
+
+def metric_text(key: str, value: float) -> str:
+    """A convention's figure: a sparsity as a fraction, anything else as a count."""
+    return f"{value:.4f}" if key.endswith("sparsity") else f"{value:,.0f}"
 
 
 def _layers(report: dict[str, Any]) -> list[list[str]]:
@@ -51,12 +56,15 @@ def tables(report: dict[str, Any]) -> Tables:
     paper = [[name, energy_text(p["energy_pj"]), _n(p["sops"]), p["formula"]] for name, p in report["paper"].items()]
     paper.append(["ANN equivalent", energy_text(ann), _n(report["ann_equivalent"]["macs"]) + " MACs",
                   f"{REFERENCE} E_MAC x all multiply-adds"])
+    figures = [[name, key.replace("_", " "), metric_text(key, value)] for name, p in report["paper"].items()
+               for key, value in p.get("metrics", {}).items()]
     return [
         ("layers (per sample)", layer_header, _layers(report)),
         ("totals (per sample)", ["count", "value"], totals),
         (f"energy per sample (integer inputs as {report['integer_inputs']})",
          ["target", "energy", "ANN / this", "not modelled (operations)"], targets),
         ("paper conventions", ["convention", "energy", "SOPs", "formula"], paper),
+        ("convention figures (per sample)", ["convention", "figure", "value"], figures),
     ]
 
 
@@ -67,14 +75,10 @@ def _caption(report: dict[str, Any]) -> str:
 
 
 def print_report(report: dict[str, Any], console: Console) -> None:
+    """The caption and the tables on ``console``, at its width (snncompile.tables)."""
     console.print(_caption(report))
     for title, header, rows in tables(report):
-        table = Table(title=title)
-        for i, h in enumerate(header):
-            table.add_column(h, justify="left" if i < 3 or h in ("formula", "target") else "right")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
+        print_table(console, title, header, rows, numeric_columns(rows))
 
 
 def markdown(report: dict[str, Any]) -> str:

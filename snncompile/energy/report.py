@@ -23,7 +23,8 @@ def _layer(layer: LayerCount) -> dict[str, Any]:
     return {"name": layer.name, "op": layer.op, "input_kind": layer.input_kind, "first": layer.first,
             "classifier": layer.classifier, **layer.values, "firing_rate": layer.firing_rate,
             "input_rate": layer.input_rate, "synops_per_step": layer.synops_per_step,
-            "rate_per_step": layer.rate_per_step, "live_tokens": layer.live_tokens}
+            "rate_per_step": layer.rate_per_step, "live_tokens": layer.live_tokens, "flops": layer.flops,
+            "sources": layer.sources}
 
 
 def _target(counts: Counts, desc: Description, integer_inputs: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
@@ -11,7 +12,8 @@ from snncompile.ir.node import Node
 from snncompile.nn.adaptive_tokens import Halting, HaltingScore, TokenMask, TokenMerge
 
 Shape = tuple[int, ...]
-Converter = Callable[[nn.Module, Shape, Shape, str], Node]
+# Any: each converter takes an instance of the module type it is registered under, which a dict cannot express.
+Converter = Callable[[Any, Shape, Shape, str], Node]
 
 
 def _halting_score(m: HaltingScore, inp: Shape, out: Shape, path: str) -> Node:

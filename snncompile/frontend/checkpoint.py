@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from snncompile.errors import InputFileError, UnsupportedError, one_line
+from snncompile.files import check_input
 from snncompile.frontend import legacy_neurons
 from snncompile.nn.zoo import CONFIGS
 
@@ -27,8 +28,7 @@ def _factory(spec: str) -> Callable[[], nn.Module]:
         raise UnsupportedError(f"--model '{spec}': expected FILE.py:FUNCTION or package.module:FUNCTION")
     try:
         if target.endswith(".py"):
-            if not Path(target).is_file():
-                raise InputFileError(f"{target}: no such file")
+            check_input(target)
             loader = importlib.util.spec_from_file_location(Path(target).stem, target)
             module = importlib.util.module_from_spec(loader)
             loader.loader.exec_module(module)
@@ -71,9 +71,7 @@ def build_model(spec: str) -> nn.Module:
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state_dict, metadata) of a checkpoint file."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
+    path = check_input(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for corrupt or foreign files

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from snncompile.frontend.trace import _untouched
+from snncompile.frontend.fx_trace import untouched
 from snncompile.ir import Graph
 from snncompile.ir.types import Kind
 from snncompile.sim import simulate
@@ -49,8 +49,8 @@ def torch_spikes(model: nn.Module, graph: Graph, x_seq: torch.Tensor) -> tuple[d
 
     handles = [m.register_forward_hook(hook) for m in names]
     try:
-        with _untouched(model), torch.no_grad():
-            outputs = np.stack([model.step(x_t).numpy() for x_t in x_seq])
+        with untouched(model), torch.no_grad():
+            outputs = np.stack([model.step(x_t).numpy() for x_t in x_seq])  # type: ignore[operator]  # see fx_trace
     finally:
         for h in handles:
             h.remove()

@@ -11,6 +11,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from snncompile.errors import UnsupportedError
@@ -48,7 +49,7 @@ def _mul(where: str, args: list[Any], kw: dict, shapes: list[Shape], out: Shape)
     consts = [a for a in args if not isinstance(a, Tensor)]
     if len(_tensors(args)) != 1 or len(consts) != 1 or not isinstance(consts[0], int | float):
         raise UnsupportedError(f"{where}: only multiplication of a tensor by a constant number is supported")
-    return n.Scale(scale=float(consts[0])), ("input",)
+    return n.Scale(scale=np.asarray(float(consts[0]))), ("input",)
 
 
 def _matmul(where: str, args: list[Any], kw: dict, shapes: list[Shape], out: Shape) -> Result:

@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from torch import nn
 
 from snncompile.errors import UnsupportedError
-from snncompile.frontend.spikingjelly_modules import check_values, neuron_node
+from snncompile.frontend.spikingjelly_modules import Converter, Shape, SJNeuron, check_values, neuron_node
 from snncompile.ir.node import Node
 
-Shape = tuple[int, ...]
 _CUPY_CHECKS = (("spikingjelly.clock_driven.neuron", "check_backend"),  # 0.0.0.0.12 (an assert)
                 ("spikingjelly.activation_based.base", "check_backend_library"))  # 0.0.0.0.14 (an ImportError)
 _RELEASES = {
@@ -45,8 +44,8 @@ _RELEASES = {
 }
 
 
-def _convert(kind: str, release: str) -> Callable[[nn.Module, Shape, Shape, str], Node]:
-    def convert(m: nn.Module, inp: Shape, out: Shape, path: str) -> Node:
+def _convert(kind: str, release: str) -> Converter:
+    def convert(m: SJNeuron, inp: Shape, out: Shape, path: str) -> Node:
         def refuse(what: str) -> UnsupportedError:
             return UnsupportedError(f"module '{path}' ({type(m).__name__}, SpikingJelly {release}): {what}")
 
@@ -60,10 +59,10 @@ def _convert(kind: str, release: str) -> Callable[[nn.Module, Shape, Shape, str]
     return convert
 
 
-def converter(module: nn.Module) -> Callable[[nn.Module, Shape, Shape, str], Node] | None:
+def converter(module: nn.Module) -> Converter | None:
     """The converter of an older SpikingJelly multi-step neuron (exact class, not a subclass), or None."""
     cls = type(module)
-    release, kinds = _RELEASES.get(cls.__module__, (None, {}))
+    release, kinds = _RELEASES.get(cls.__module__, ("", {}))
     if cls.__name__ not in kinds or (cls.__module__.endswith("activation_based.neuron")
                                      and hasattr(cls, "single_step_functional_forward")):
         return None  # not an old release's class (2.x's activation_based neurons live in spikingjelly_modules)

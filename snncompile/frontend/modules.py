@@ -7,6 +7,7 @@ returns an IR node. A module type missing from ``MODULES`` is reported as unsupp
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast, overload
 
 import numpy as np
 import torch
@@ -26,11 +27,21 @@ from snncompile.nn.layers import AttentionCore, TokenBatchNorm
 from snncompile.nn.lif import LIF
 
 Shape = tuple[int, ...]
-Converter = Callable[[nn.Module, Shape, Shape, str], Node]
+# Any: each converter takes an instance of the module type it is registered under, which a dict cannot express.
+Converter = Callable[[Any, Shape, Shape, str], Node]
 
 
+@overload
+def _np(t: torch.Tensor) -> np.ndarray: ...
+@overload
+def _np(t: torch.Tensor | None) -> np.ndarray | None: ...
 def _np(t: torch.Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().to(torch.float64).cpu().numpy()
+
+
+def _pair(value: tuple[int, ...]) -> tuple[int, int]:
+    """A 2-D module's per-axis argument: torch stores a 2-tuple but types it as ``tuple[int, ...]``."""
+    return cast("tuple[int, int]", value)
 
 
 def _unsupported(path: str, module: nn.Module, what: str) -> UnsupportedError:
@@ -42,8 +53,8 @@ def _conv(m: nn.Conv1d | nn.Conv2d, inp: Shape, out: Shape, path: str) -> Node:
         raise _unsupported(path, m, "only explicit zero padding is supported (padding=int/tuple, padding_mode='zeros')")
     bias = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels)
     if isinstance(m, nn.Conv2d):
-        return n.Conv2d(weight=_np(m.weight), bias=bias, stride=m.stride, padding=m.padding, dilation=m.dilation,
-                        groups=m.groups)
+        return n.Conv2d(weight=_np(m.weight), bias=bias, stride=_pair(m.stride), padding=_pair(m.padding),
+                        dilation=_pair(m.dilation), groups=m.groups)
     return n.Conv1d(weight=_np(m.weight), bias=bias, stride=m.stride[0], padding=m.padding[0],
                     dilation=m.dilation[0], groups=m.groups)
 
@@ -58,8 +69,9 @@ def _batchnorm(m: nn.modules.batchnorm._BatchNorm, inp: Shape, out: Shape, path:
     if m.running_mean is None or m.running_var is None:
         raise _unsupported(path, m, "batch norm without running statistics (track_running_stats=False)")
     c = m.num_features
-    weight = _np(m.weight) if m.affine else np.ones(c)
-    bias = _np(m.bias) if m.affine else np.zeros(c)
+    # affine=False has neither weight nor bias; affine with bias=False (torch 2.13) has a weight, no bias.
+    weight = _np(m.weight) if m.weight is not None else np.ones(c)
+    bias = _np(m.bias) if m.bias is not None else np.zeros(c)
     axis = len(inp) - 1 if isinstance(m, TokenBatchNorm) else 0
     return n.BatchNorm(mean=_np(m.running_mean), var=_np(m.running_var), weight=weight, bias=bias, eps=m.eps,
                        axis=axis)
@@ -88,7 +100,7 @@ def _adaptive_avgpool(m: nn.AdaptiveAvgPool2d, inp: Shape, out: Shape, path: str
     if len(inp) != 3 or any(i % o for i, o in zip(inp[1:], out[1:], strict=True)):
         raise _unsupported(path, m, f"output size {list(out[1:])} does not divide the input {list(inp[1:])}: not a "
                                     "fixed pooling window")
-    k = tuple(i // o for i, o in zip(inp[1:], out[1:], strict=True))
+    k = (inp[1] // out[1], inp[2] // out[2])
     return n.AvgPool2d(kernel_size=k, stride=k, padding=(0, 0))
 
 
@@ -102,7 +114,8 @@ def _flatten(m: nn.Flatten, inp: Shape, out: Shape, path: str) -> Node:
 def _lif(m: LIF, inp: Shape, out: Shape, path: str) -> Node:
     if m.v_reset != 0.0:
         raise _unsupported(path, m, "only v_reset = 0 is supported for snncompile.nn.LIF")
-    return n.LIF(tau=m.tau, r=1.0, v_leak=0.0, v_threshold=m.v_threshold, v_reset=0.0, fire=">=", reset="hard")
+    return n.LIF(tau=np.asarray(m.tau), r=np.asarray(1.0), v_leak=np.asarray(0.0),
+                 v_threshold=np.asarray(m.v_threshold), v_reset=np.asarray(0.0), fire=">=", reset="hard")
 
 
 def _attention(m: AttentionCore, inp: Shape, out: Shape, path: str) -> Node:

@@ -37,6 +37,7 @@ from snncompile.frontend.equivalence import Equivalence, against_simulation
 from snncompile.frontend.modules import PASS_THROUGH, STATEFUL, converter_for
 from snncompile.frontend.multistep_ops import HANDLERS, TIME_LINEAR
 from snncompile.frontend.record import Site, record
+from snncompile.frontend.spikingjelly import copy_model, quiet_triton_probe, sequence_containers
 from snncompile.ir import Edge, Graph, Kind, TensorType, verify
 from snncompile.ir import nodes as n
 from snncompile.ir.nodes.structure import summed_type
@@ -94,6 +95,7 @@ class Builder:
         self.layouts: dict[str, Layout] = {}  # neuron node -> layout of its recorded output
         self.output_layouts: list[Layout] = []
         self.readout = False
+        self.after_readout: list[str] = []  # nodes computed on the time average (once per sample, not per step)
         self._values: dict[int, Value] = {}
         self._alive: list[torch.Tensor] = []  # keeps ids unique while tracing
         self._used: dict[str, int] = {}
@@ -136,6 +138,8 @@ class Builder:
             raise self.refuse(op, site, err.rule) from None
         self.nodes[unique] = node
         self.edges.extend(Edge(v.name, unique, p) for v, p in sources)
+        if True in flags:
+            self.after_readout.append(unique)
         return unique
 
     # -- record.Listener -------------------------------------------------------------------------------------
@@ -159,6 +163,7 @@ class Builder:
         if len(args) != 1 or not torch.is_tensor(out):
             raise UnsupportedError(f"module '{path}' ({type(module).__name__}) takes or returns several tensors")
         v = self.value(args[0])
+        assert v is not None  # the one argument is the traced one (tracked)
         if isinstance(module, _IDENTITY):
             self.bind(out, v)
             return out
@@ -195,7 +200,9 @@ class Builder:
         if tuple(out.shape[:lead]) != tuple(x.shape[:lead]):
             raise refuse("changes the leading (time/batch) axes")
         layout = tuple(v.layout[:lead]) + axes.fresh(tuple(out.shape[lead:]))
-        node = converter_for(module)(module, axes.sample_shape(v.layout), axes.sample_shape(layout), path)
+        convert = converter_for(module)
+        assert convert is not None  # a leaf that is no neuron, identity or stateful module has one (is_leaf)
+        node = convert(module, axes.sample_shape(v.layout), axes.sample_shape(layout), path)
         return Value(self.emit(type(module).__name__, node, [(v, "input")], site, name=path), layout, v.readout)
 
     def _neuron(self, module: nn.Module, path: str, args: tuple, convert: Any, site: Site) -> torch.Tensor:
@@ -204,6 +211,7 @@ class Builder:
         kind = type(module).__name__
         if v is None:
             raise UnsupportedError(f"module '{path}' ({kind}): a neuron must be fed one traced tensor")
+        assert isinstance(x, torch.Tensor)  # value() is None for anything else
         if path in self.layouts:
             raise UnsupportedError(f"module '{path}' ({kind}) is called twice in one forward: its state would carry "
                                    "over from the first call; use one neuron module per layer")
@@ -230,8 +238,9 @@ class Builder:
     # -- graph -----------------------------------------------------------------------------------------------
     def input(self, x: torch.Tensor, form: str) -> None:
         layout = axes.input_layout(tuple(x.shape), form)
-        self.nodes["input"] = n.Input(type=TensorType(axes.sample_shape(layout), self.input_kind))
-        self.types["input"] = self.nodes["input"].type
+        node = n.Input(type=TensorType(axes.sample_shape(layout), self.input_kind))
+        self.nodes["input"] = node
+        self.types["input"] = node.type
         self._used["input"] = 1
         self.bind(x, Value("input", layout))
 
@@ -263,8 +272,6 @@ def default_steps(model: nn.Module, steps: int | None) -> int:
 
 def _prepared(model: nn.Module) -> nn.Module:
     """A float64, eval-mode copy whose SpikingJelly per-step loops (``MultiStepContainer``) run as sequences."""
-    from snncompile.frontend.spikingjelly import copy_model, sequence_containers
-
     clone = copy_model(model).double().eval()
     sequence_containers(clone)
     return clone
@@ -312,7 +319,9 @@ def trace_multistep(model: nn.Module, input_shape: tuple[int, ...], *, steps: in
     per-step IR graph. ``steps``: T for the traced run (default: the model's ``T`` attribute, else 4)."""
     builder, form = record_multistep(model, input_shape, steps=steps, input_kind=input_kind, dt=dt)
     meta = {"steps": default_steps(model, steps), **(metadata or {}), "frontend": "multistep", "input_form": form}
-    graph = verify(Graph(builder.nodes, builder.edges, dt=dt, metadata=meta), stage="trace")
+    if builder.after_readout:  # the source model runs them once on the mean over T (energy/sources.py)
+        meta["after_readout"] = list(builder.after_readout)
+    graph = verify(Graph(builder.nodes, tuple(builder.edges), dt=dt, metadata=meta), stage="trace")
     return FoldBatchNorm().run(graph).graph if fold_bn else graph
 
 
@@ -320,8 +329,6 @@ def multistep_reference(model: nn.Module, graph: Graph, x: torch.Tensor
                         ) -> tuple[dict[str, np.ndarray], np.ndarray, bool]:
     """The model's own forward on ``x`` (a float64 copy, every neuron reset, a cupy backend run as torch): every
     neuron node's output as ``[T, B, *shape]``, the output, and whether the output is the readout (mean over T)."""
-    from snncompile.frontend.spikingjelly import copy_model, quiet_triton_probe
-
     built = _record(Builder(Kind.REAL, graph.dt), model, x.double(), graph.metadata.get("input_form", "sequence"))
     run = copy_model(model).double().eval()
     record_of: dict[str, np.ndarray] = {}

@@ -169,7 +169,7 @@ def _binary(b: Any, base: str, op: str, x: torch.Tensor, y: torch.Tensor, out: t
         if b.types[vx.name].shape != b.types[vy.name].shape:
             raise b.refuse(op, site, f"broadcasting {base} of {list(x.shape)} and {list(y.shape)} is not supported")
         if base == "sub":
-            vy = b.derive(vy, b.emit(op, n.Scale(scale=-1.0), [(vy, "input")], site), vy.layout)
+            vy = b.derive(vy, b.emit(op, n.Scale(scale=np.asarray(-1.0)), [(vy, "input")], site), vy.layout)
         b.bind(out, b.derive(vx, b.emit(op, n.Add(), [(vx, "input"), (vy, "input")], site), layout))
         return
     if base != "mul":
@@ -191,7 +191,7 @@ def _binary(b: Any, base: str, op: str, x: torch.Tensor, y: torch.Tensor, out: t
 
 def _neg(b: Any, op: str, args: tuple, kwargs: dict, out: torch.Tensor, site: Any) -> None:
     v = b.value(args[0])
-    b.bind(out, b.derive(v, b.emit(op, n.Scale(scale=-1.0), [(v, "input")], site), v.layout))
+    b.bind(out, b.derive(v, b.emit(op, n.Scale(scale=np.asarray(-1.0)), [(v, "input")], site), v.layout))
 
 
 # -- products and reductions -------------------------------------------------------------------------------------
@@ -245,6 +245,7 @@ def _reduce(b: Any, op: str, args: tuple, kwargs: dict, out: torch.Tensor, site:
     cur = v
     for d in reversed(dims):
         axis = axes.sample_axis(cur.layout, d)
+        assert axis is not None  # every reduced axis is a feature axis (checked above)
         node = n.Mean(axis=axis) if op == "mean" else n.Sum(axis=axis)
         cur = b.derive(cur, b.emit(op, node, [(cur, "input")], site), cur.layout[:d] + cur.layout[d + 1:])
     if keep:
@@ -324,6 +325,7 @@ def _cat(b: Any, op: str, args: tuple, kwargs: dict, out: torch.Tensor, site: An
     if any([[a.kind for a in axis] for axis in v.layout] != kinds for v in views):
         raise b.refuse(op, site, "its operands have the time and batch axes in different places")
     cur, axis = views[0], axes.sample_axis(views[0].layout, dim)
+    assert axis is not None  # the joined axis is a feature axis (checked above)
     for v in views[1:]:
         joined = cur.layout[:dim] + axes.fresh((_size(cur, dim) + _size(v, dim),)) + cur.layout[dim + 1:]
         cur = b.derive(cur, b.emit(op, n.Concat(axis=axis), [(cur, "a"), (v, "b")], site), joined)

@@ -7,6 +7,7 @@ ordinary nodes; only the fixed-pattern sums and the mask are leaves, each mapped
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
@@ -15,7 +16,8 @@ from snncompile.ir.node import Node
 from snncompile.nn.qkformer import HeadSum, SpikeMask, TokenSum
 
 Shape = tuple[int, ...]
-Converter = Callable[[nn.Module, Shape, Shape, str], Node]
+# Any: each converter takes an instance of the module type it is registered under, which a dict cannot express.
+Converter = Callable[[Any, Shape, Shape, str], Node]
 
 
 def _head_sum(m: HeadSum, inp: Shape, out: Shape, path: str) -> Node:

@@ -2,7 +2,7 @@
 
 A SpikingJelly model has no ``step``: its ``forward`` takes one step ``[B, ...]`` (step_mode ``'s'``) or a sequence
 ``[T, B, ...]`` (``'m'``). ``trace_spikingjelly`` deep-copies the model, makes the copy compute one step with the
-same code and modules, and traces that copy's ``forward`` as the step with ``snncompile.frontend.trace``:
+same code and modules, and traces that copy's ``forward`` as the step with ``snncompile.frontend.fx_trace``:
 
 * the per-step containers (``SeqToANNContainer``, ``MultiStepContainer``, ``StepModeContainer``) become
   ``nn.Sequential`` of the same children (same module names), ``layer.Dropout`` becomes ``nn.Identity`` (eval);
@@ -32,8 +32,8 @@ from torch import nn
 
 from snncompile.errors import UnsupportedError
 from snncompile.frontend.equivalence import Equivalence, against_simulation
+from snncompile.frontend.fx_trace import trace_step
 from snncompile.frontend.spikingjelly_modules import sj_base, sj_layer
-from snncompile.frontend.trace import trace
 from snncompile.ir import Graph, Kind
 
 if sj_base is not None:  # SpikingJelly 2.x (an older release is handled by legacy_neurons)
@@ -125,7 +125,7 @@ def sequence_containers(model: nn.Module) -> None:
 
 def single_step_copy(model: nn.Module) -> nn.Module:
     """A deep copy of ``model`` that computes one time step: containers unwrapped, every module in step mode
-    ``'s'``, eval mode, and ``step`` = its ``forward`` (what ``snncompile.frontend.trace`` traces)."""
+    ``'s'``, eval mode, and ``step`` = its ``forward`` (what ``snncompile.frontend.fx_trace`` traces)."""
     if sj_base is None:
         raise UnsupportedError("SpikingJelly is not installed (pip install --no-deps spikingjelly==2.0.0 loguru)")
     clone = copy_model(model)
@@ -138,13 +138,13 @@ def single_step_copy(model: nn.Module) -> nn.Module:
 
 def trace_spikingjelly(model: nn.Module, input_shape: tuple[int, ...], *, dt: float = 1.0, **options: Any) -> Graph:
     """Trace one step of SpikingJelly ``model`` on per-sample inputs of ``input_shape`` (one step's shape, no T or
-    batch axis) into a verified IR graph; ``options`` are those of ``snncompile.frontend.trace``. SpikingJelly's
+    batch axis) into a verified IR graph; ``options`` are those of ``fx_trace.trace_step``. SpikingJelly's
     neurons are discrete-time: their IR equations hold with dt = 1 only."""
     if dt != 1.0:
         raise UnsupportedError(f"dt = {dt}: SpikingJelly neurons update once per step; trace them with dt = 1")
     try:
         with quiet_triton_probe():
-            return trace(single_step_copy(model), input_shape, **options)
+            return trace_step(single_step_copy(model), input_shape, **options)
     except UnsupportedError as err:  # an operation on dim 0, or a step that fails on shapes: likely T-handling code
         if "batch axis" not in str(err) and "failed:" not in str(err):
             raise

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -47,11 +48,22 @@ if sj_neuron is not None and not hasattr(sj_neuron.LIFNode, "single_step_functio
     sj_base = sj_layer = sj_neuron = None  # SpikingJelly 0.0.0.0.14's activation_based: see legacy_neurons
 
 Shape = tuple[int, ...]
+# A SpikingJelly neuron of any release (2.x here, the older ones in legacy_neurons): SpikingJelly ships no type
+# information, so its attributes (tau, v_threshold, surrogate_function, ...) are read untyped.
+SJNeuron = Any
+# Any: each converter takes an instance of the module type it is registered under, which a dict cannot express.
+Converter = Callable[[Any, Shape, Shape, str], Node]
+
+
+class _NeuronConverter(Protocol):
+    def __call__(self, m: SJNeuron, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node: ...
+
+
 # Methods whose behaviour the mapping assumes; a subclass overriding one of them is refused.
 _STEP_METHODS = ("forward", "single_step_forward", "single_step_functional_forward", "materialize_states")
 
 
-def _check(m: nn.Module, cls: type, path: str, step_mode: str = "s") -> None:
+def _check(m: SJNeuron, cls: type, path: str, step_mode: str = "s") -> None:
     """Refuse what the mapping does not describe: overridden step code, non-spiking surrogates, another step mode
     than the tracer's (``"s"``: the per-step tracers; ``"m"``: ``snncompile.frontend.multistep``)."""
     def refuse(what: str) -> UnsupportedError:
@@ -72,7 +84,7 @@ def _check(m: nn.Module, cls: type, path: str, step_mode: str = "s") -> None:
     check_values(m, refuse)
 
 
-def check_values(m: nn.Module, refuse: Callable[[str], UnsupportedError]) -> None:
+def check_values(m: SJNeuron, refuse: Callable[[str], UnsupportedError]) -> None:
     """The checks every SpikingJelly release's neuron needs: spiking surrogate, float threshold and reset."""
     if not getattr(m.surrogate_function, "spiking", True):
         raise refuse("its surrogate function is in non-spiking mode (continuous outputs)")
@@ -80,7 +92,7 @@ def check_values(m: nn.Module, refuse: Callable[[str], UnsupportedError]) -> Non
         raise refuse("v_threshold must be a float and v_reset a float or None")
 
 
-def reset_params(m: nn.Module) -> dict:
+def reset_params(m: SJNeuron) -> dict:
     """IR reset parameters: SpikingJelly's soft reset (v_reset None) charges towards 0 and subtracts V_th."""
     hard = m.v_reset is not None
     return {"v_threshold": m.v_threshold, "v_reset": m.v_reset if hard else 0.0, "fire": ">=",
@@ -104,12 +116,12 @@ def _tau_for(k: float, path: str) -> float:
     return float(first)
 
 
-def plif_tau(m: nn.Module, path: str) -> float:
+def plif_tau(m: SJNeuron, path: str) -> float:
     """The tau of a ParametricLIFNode (any release): ``1 / tau == sigmoid(w)``, the factor it multiplies by."""
     return _tau_for(float(torch.sigmoid(m.w.detach().to(torch.float64))), path)
 
 
-def neuron_node(m: nn.Module, kind: str, path: str) -> Node:
+def neuron_node(m: SJNeuron, kind: str, path: str) -> Node:
     """The IR node of a checked SpikingJelly neuron of any release: ``kind`` "lif", "plif" or "if" (table above)."""
     reset = reset_params(m)
     if kind == "if":
@@ -117,39 +129,40 @@ def neuron_node(m: nn.Module, kind: str, path: str) -> Node:
             raise UnsupportedError(f"module '{path}' ({type(m).__name__}): hard reset to v_reset = {m.v_reset} is "
                                    "not supported (the IR IF starts at 0, SpikingJelly's at v_reset); use v_reset 0.0 "
                                    "or None")
-        return n.IF(r=1.0, **reset)
+        return n.IF(r=np.asarray(1.0), **reset)
     tau = plif_tau(m, path) if kind == "plif" else float(m.tau)
     form = ("nir" if m.decay_input else "split") + ("_k" if kind == "plif" else "")
-    return n.LIF(tau=tau, r=1.0 if m.decay_input else tau, v_leak=reset["v_reset"], form=form, **reset)
+    return n.LIF(tau=np.asarray(tau), r=np.asarray(1.0 if m.decay_input else tau), v_leak=reset["v_reset"], form=form,
+                 **reset)
 
 
-def _lif(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
+def _lif(m: SJNeuron, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
     _check(m, sj_neuron.LIFNode, path, step_mode)
     return neuron_node(m, "lif", path)
 
 
-def _plif(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
+def _plif(m: SJNeuron, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
     _check(m, sj_neuron.ParametricLIFNode, path, step_mode)
     return neuron_node(m, "plif", path)
 
 
-def _if(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
+def _if(m: SJNeuron, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
     _check(m, sj_neuron.IFNode, path, step_mode)
     return neuron_node(m, "if", path)
 
 
-def _other(m: nn.Module, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
+def _other(m: SJNeuron, inp: Shape, out: Shape, path: str, step_mode: str = "s") -> Node:
     raise UnsupportedError(f"module '{path}' ({type(m).__name__}): this stateful SpikingJelly module is not "
                            "supported; supported SpikingJelly neurons: IFNode, LIFNode, ParametricLIFNode")
 
 
-FAMILY_MODULES: dict[type[nn.Module], Callable[[nn.Module, Shape, Shape, str], Node]] = {} if sj_base is None else {
+FAMILY_MODULES: dict[type[nn.Module], _NeuronConverter] = {} if sj_base is None else {
     sj_neuron.LIFNode: _lif,
     sj_neuron.ParametricLIFNode: _plif,
     sj_neuron.IFNode: _if,
     sj_base.MemoryModule: _other,
 }
-MULTI_STEP_NEURONS: dict[type[nn.Module], Callable[[nn.Module, Shape, Shape, str], Node]] = {
+MULTI_STEP_NEURONS: dict[type[nn.Module], Converter] = {
     cls: functools.partial(convert, step_mode="m") for cls, convert in FAMILY_MODULES.items()
     if convert is not _other}
 """The same converters for ``snncompile.frontend.multistep``, where the neurons run in step mode ``'m'``."""

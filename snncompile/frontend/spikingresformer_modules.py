@@ -9,6 +9,7 @@ Their input shape is that of the first argument, ``y [2C, H', W']``: ``d = C / h
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +21,8 @@ from snncompile.ir.nodes.dssa import DSSAScore as ScoreNode
 from snncompile.nn.dssa import DSSAAggregate, DSSAScore, dssa_scale
 
 Shape = tuple[int, ...]
+# Any: each converter takes an instance of the module type it is registered under, which a dict cannot express.
+Converter = Callable[[Any, Shape, Shape, str], Node]
 
 
 def _scale(m: DSSAScore | DSSAAggregate, inner: int) -> np.ndarray:
@@ -34,7 +37,7 @@ def _aggregate(m: DSSAAggregate, inp: Shape, out: Shape, path: str) -> Node:
     return AggregateNode(heads=m.heads, scale=_scale(m, inp[1] * inp[2]))
 
 
-FAMILY_MODULES: dict[type[nn.Module], Callable[[nn.Module, Shape, Shape, str], Node]] = {
+FAMILY_MODULES: dict[type[nn.Module], Converter] = {
     DSSAScore: _score,
     DSSAAggregate: _aggregate,
 }

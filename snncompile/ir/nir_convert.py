@@ -36,7 +36,7 @@ import numpy as np
 from snncompile.errors import InputFileError, UnsupportedError
 from snncompile.ir.nir_hdf5 import encode, text
 from snncompile.ir.node import Node
-from snncompile.ir.nodes import NEURONS, OPS, Conv1d, Conv2d, Delay, Flatten, Input, Output, Scale
+from snncompile.ir.nodes import NEURONS, OPS, Conv1d, Conv2d, Delay, Flatten, Input, Output, Previous, Scale
 from snncompile.ir.types import TensorType
 
 NAMESPACE = "snncompile"
@@ -60,7 +60,7 @@ def nir_type(cls: type[Node]) -> str:
 
 
 def supported_types() -> list[str]:
-    return [nir_type(cls) for cls in OPS.values()]
+    return [nir_type(cls) for cls in OPS.values() if cls is not Previous]
 
 
 # -- writing ------------------------------------------------------------------------------------------------
@@ -87,7 +87,11 @@ def to_record(name: str, node: Node, in_type: TensorType | None) -> NirRecord:
             full = np.broadcast_to(value, tuple(in_shape))
             if full.shape != value.shape:
                 meta.setdefault("shapes", {})[f.name] = np.array(value.shape, np.int64)
-            value = np.ascontiguousarray(full)
+            try:
+                value = np.ascontiguousarray(full)
+            except MemoryError:
+                raise UnsupportedError(f"{what}: NIR stores it broadcast to the input shape {in_shape.tolist()}, "
+                                       f"{full.size:,} values, which do not fit in memory") from None
         params[f.name] = encode(value, what)
     if isinstance(node, Flatten):
         params["input_type"] = in_shape
@@ -101,7 +105,7 @@ def node_class(name: str, type_name: str) -> type[Node]:
     """The IR class of a NIR type name; UnsupportedError naming the node, its type and the supported list."""
     op = type_name.removeprefix(EXT_PREFIX)
     cls = OPS.get(op)
-    if cls is None or nir_type(cls) != type_name:
+    if cls is None or cls is Previous or nir_type(cls) != type_name:  # a Previous node is stored as an edge
         raise UnsupportedError(f"node '{name}' has type '{type_name}', which snncompile cannot read "
                                f"(supported: {', '.join(supported_types())})")
     return cls
@@ -115,8 +119,11 @@ def from_record(name: str, rec: NirRecord) -> Node:
     if cls is Input:
         shape, kind = _param(name, rec, "shape"), _meta_text(name, rec, "kind", "real")
         try:
-            kwargs["type"] = TensorType(tuple(int(s) for s in np.ravel(shape)), kind)
-        except (TypeError, ValueError):
+            dims = tuple(_integral(s) for s in np.ravel(_real(shape)).tolist())
+            if any(d < 0 for d in dims):
+                raise ValueError(dims)
+            kwargs["type"] = TensorType(dims, kind)
+        except (TypeError, ValueError, OverflowError):
             raise InputFileError(f"node '{name}' (Input): shape {shape!r:.40} or kind {kind!r} is malformed "
                                  "(kinds: binary, graded, real)") from None
     for f in dataclasses.fields(cls):
@@ -160,16 +167,16 @@ def _decode(name: str, rec: NirRecord, f: dataclasses.Field, cls: type[Node]) ->
     ann = ann.removesuffix("|None")
     try:
         if f.name in cls.arrays:
-            arr = np.asarray(value, dtype=np.float64)
+            arr = _real(value).astype(np.float64)
             shapes = rec.meta.get("shapes", {})
             if f.name not in shapes:
                 return arr
-            return _unbroadcast(arr, tuple(int(s) for s in np.ravel(shapes[f.name])))
-        if ann == "str" or isinstance(value, bytes | np.bytes_):
+            return _unbroadcast(arr, tuple(int(s) for s in np.ravel(_real(shapes[f.name]))))
+        if ann == "str" or (f.name == "padding" and isinstance(value, bytes | np.bytes_)):  # NIR's "same"
             return text(value)
         if ann.startswith("tuple"):
-            return tuple(np.ravel(value).tolist())
-        scalar = np.ravel(value)
+            return tuple(_integral(v) for v in np.ravel(_real(value)).tolist())
+        scalar = np.ravel(_real(value))
         if scalar.size != 1:
             raise ValueError(f"expected one value, found shape {list(np.shape(value))}")
         item = scalar[0].item()
@@ -180,19 +187,37 @@ def _decode(name: str, rec: NirRecord, f: dataclasses.Field, cls: type[Node]) ->
                 raise ValueError(f"expected an integer, found {item}")
             return int(item)
         return float(item) if ann == "float" else item
-    except (ValueError, TypeError, IndexError) as err:
+    except (ValueError, TypeError, IndexError, OverflowError) as err:
         raise InputFileError(f"node '{name}' ({rec.type}): parameter '{f.name}' is malformed: {err}") \
             from None
 
 
+def _real(value: Any) -> np.ndarray:
+    """``value`` as an array of real numbers (bool, integer or float); ValueError for strings, complex numbers and
+    other kinds, which numpy would parse or truncate silently."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"expected real numbers, found {'strings' if arr.dtype.kind in 'OSU' else arr.dtype}")
+    return arr
+
+
+def _integral(v: float) -> int:
+    if v != int(v):
+        raise ValueError(f"expected integers, found {v}")
+    return int(v)
+
+
 def _unbroadcast(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Undo ``np.broadcast_to(x, arr.shape)`` for an ``x`` of ``shape``."""
+    """Undo ``np.broadcast_to(x, arr.shape)`` for an ``x`` of ``shape``; ``arr`` itself where its values are not such
+    a broadcast (edited after writing)."""
     lead = arr.ndim - len(shape)
     if lead < 0:
         raise ValueError(f"recorded shape {list(shape)} has more axes than the stored {list(arr.shape)}")
     out = arr[(0,) * lead + tuple(slice(0, 1) if s == 1 else slice(None) for s in shape)]
     if out.shape != shape:
         raise ValueError(f"recorded shape {list(shape)} does not broadcast to the stored {list(arr.shape)}")
+    if not np.array_equal(np.broadcast_to(out, arr.shape), arr, equal_nan=True):
+        return arr  # the values were edited after writing: the stored array, not the recorded shape, is the truth
     return out
 
 

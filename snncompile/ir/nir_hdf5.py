@@ -8,6 +8,9 @@ gzip-compressed, as ``nir.write`` does; gzip is a standard HDF5 filter every HDF
 
 Values are stored the way ``nir.write`` stores them: strings as variable-length UTF-8 scalars, numbers as
 0-d datasets, arrays with their own dtype.
+
+``load`` refuses a dataset whose header claims more bytes than the file could hold before anything is allocated
+(a damaged header); ``nir_guard`` keeps the HDF5 library's own hangs and crashes on damaged files out of the process.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from snncompile.errors import UnsupportedError
 
 LIBVER = ("earliest", "v110")  # readable by HDF5 >= 1.10 (every h5py 3)
 COMPRESS_FROM = 1024
+MAX_EXPANSION = 1100  # gzip expands data at most ~1030-fold: a larger claim is a damaged header
 
 
 def group(parent: h5py.Group, name: str) -> h5py.Group:
@@ -125,5 +129,16 @@ def plain(value: Any) -> Any:
 
 def read_tree(node: h5py.Group) -> dict[str, Any]:
     """A group as nested dicts of ``plain`` values."""
-    return {key: read_tree(item) if isinstance(item, h5py.Group) else plain(item[()])
+    return {key: read_tree(item) if isinstance(item, h5py.Group) else plain(load(item))
             for key, item in node.items()}
+
+
+def load(ds: h5py.Dataset) -> Any:
+    """A dataset's value (``ds[()]``); ValueError, before allocating, when its header claims more bytes than its
+    file could hold even compressed."""
+    need = int(np.prod(ds.shape, dtype=object)) * ds.dtype.itemsize if ds.shape is not None else 0
+    if need > MAX_EXPANSION << 20 and need > MAX_EXPANSION * ds.file.id.get_filesize():
+        raise ValueError(f"dataset {ds.name} claims shape {list(ds.shape)} ({need:.3g} bytes), more than the "
+                         "file can hold")
+    return ds[()]
+

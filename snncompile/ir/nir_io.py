@@ -28,6 +28,7 @@ import numbers
 import os
 import re
 import secrets
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,15 @@ import h5py
 import numpy as np
 
 from snncompile.errors import InputFileError, IRError, OutputFileError, UnsupportedError, one_line
+from snncompile.files import check_output
 from snncompile.ir.graph import Edge, Graph
 from snncompile.ir.nir_convert import NAMESPACE, NirRecord, from_record, to_record
-from snncompile.ir.nir_hdf5 import LIBVER, check_name, dataset, group, read_tree, text, write_tree
+from snncompile.ir.nir_guard import read_file
+from snncompile.ir.nir_hdf5 import LIBVER, check_name, dataset, group, load, read_tree, text, write_tree
 from snncompile.ir.node import Node
+from snncompile.ir.nodes import Previous
+from snncompile.ir.recurrence import close_cycles
+from snncompile.ir.types import TensorType
 from snncompile.ir.verify import verify
 
 NIR_VERSION = "1.0.8"
@@ -49,11 +55,16 @@ _READ_ERRORS = (OSError, KeyError, ValueError, TypeError, IndexError, AttributeE
 def write_nir(graph: Graph, path: str | os.PathLike[str]) -> None:
     """Write ``graph`` to ``path`` atomically (a temporary file in the same folder, then ``os.replace``); on
     any error no file is left behind and an existing ``path`` is untouched. Same graph -> same bytes."""
+    check_output(path)  # a missing folder is one clear line, before any work
     verify(graph)
-    records = {name: _record(graph, name, node) for name, node in graph.nodes.items()}
-    edges = [(e.src, _dst_ref(graph, e)) for e in graph.edges]
-    meta = {**{k: v for k, v in graph.metadata.items() if k != NAMESPACE},
-            NAMESPACE: {"dt": graph.dt, "format": FORMAT, "node_order": tuple(graph.nodes)}}
+    previous = _previous_records(graph)
+    records = {name: _record(graph, name, node) for name, node in graph.nodes.items() if name not in previous}
+    edges = [(s, _dst_ref(graph, e)) for e in graph.edges if e.dst not in previous
+             for s in (previous[e.src]["sources"] if e.src in previous else (e.src,))]
+    ours: dict[str, Any] = {"dt": graph.dt, "format": FORMAT, "node_order": tuple(graph.nodes)}
+    if previous:
+        ours["previous"] = previous
+    meta = {**{k: v for k, v in graph.metadata.items() if k != NAMESPACE}, NAMESPACE: ours}
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:
@@ -71,6 +82,21 @@ def write_nir(graph: Graph, path: str | os.PathLike[str]) -> None:
         raise OutputFileError(f"{target}: cannot write ({one_line(err)})") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _previous_records(graph: Graph) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Previous node -> its sources and consumer edges. In the file each source -> Previous -> consumer path is one
+    plain edge (NIR's cycle), which the reader turns back into this node; only a cycle can say it."""
+    out = {}
+    for name in graph.previous:
+        if not graph.closes_cycle(name):
+            raise UnsupportedError(f"node '{name}': a Previous node outside a cycle (a one-step delay) has no NIR "
+                                   "form; NIR reads an edge as a delay only where it closes a cycle (use a Delay node)")
+        check_name(name, "node name")
+        into = [e for e in graph.edges if e.src == name]
+        out[name] = {"sources": tuple(graph.sources(name)["input"]), "consumers": tuple(e.dst for e in into),
+                     "ports": tuple(e.port for e in into)}
+    return out
 
 
 def _record(graph: Graph, name: str, node: Node) -> NirRecord:
@@ -115,10 +141,15 @@ def read_nir(path: str | os.PathLike[str], dt: float | None = None) -> Graph:
     try:
         if not h5py.is_hdf5(where):
             raise InputFileError("not an HDF5 file (NIR files are HDF5)")
-        with h5py.File(where, "r") as f:
-            top = _read_top(f)
+        top = read_file(where, _read_top)
         records, edges = _flatten(top)
-        nodes = {n: _convert(n, records[n]) for n in _order(top, records)}
+        stored = _stored_previous(_namespace(top).get("previous"))
+        nodes = {n: _convert(n, records[n]) if n in records else Previous(type=TensorType(()))
+                 for n in _order(top, records, stored)}
+        edges = _restore_previous(stored, edges)
+        nodes, edges = close_cycles(nodes, edges, placeholders=set(stored))
+    except IRError as err:
+        raise InputFileError(f"{where}: {err}") from None
     except (InputFileError, UnsupportedError) as err:
         raise type(err)(f"{where}: {err}") from None
     except _READ_ERRORS as err:
@@ -144,21 +175,21 @@ def _namespace(top: _Level) -> dict[str, Any]:
 def _read_top(f: h5py.File) -> _Level:
     if "node" not in f or not isinstance(f["node"], h5py.Group) or "type" not in f["node"]:
         raise InputFileError("no /node group: not a NIR file")
-    kind = text(f["node/type"][()])
+    kind = text(load(f["node/type"]))
     if kind != "NIRGraph":
         raise UnsupportedError(f"the file holds a single '{kind}' node, not a NIRGraph")
     return _read_level(f["node"], "")
 
 
 def _read_level(g: h5py.Group, prefix: str) -> _Level:
-    raw = np.asarray(g["edges"][()]) if "edges" in g else np.zeros((0, 2), object)
+    raw = np.asarray(load(g["edges"])) if "edges" in g else np.zeros((0, 2), object)
     if raw.size % 2:
         raise InputFileError(f"graph '{prefix or '/'}': edges must be pairs, found shape {list(raw.shape)}")
     edges = [(text(a), text(b)) for a, b in raw.reshape(-1, 2)]
     nodes: dict[str, NirRecord | _Level] = {}
     for name, item in g["nodes"].items():
         try:
-            kind = text(item["type"][()])
+            kind = text(load(item["type"]))
             nested = kind == "NIRGraph"
             nodes[name] = _read_level(item, f"{prefix}{name}.") if nested else _read_record(item, kind)
         except _READ_ERRORS as err:
@@ -168,7 +199,7 @@ def _read_level(g: h5py.Group, prefix: str) -> _Level:
 
 
 def _read_record(g: h5py.Group, kind: str) -> NirRecord:
-    params = {k: v[()] for k, v in g.items() if isinstance(v, h5py.Dataset) and k != "type"}
+    params = {k: load(v) for k, v in g.items() if isinstance(v, h5py.Dataset) and k != "type"}
     meta = g.get(f"metadata/{NAMESPACE}")
     return NirRecord(kind, params, read_tree(meta) if isinstance(meta, h5py.Group) else {})
 
@@ -180,19 +211,61 @@ def _convert(name: str, rec: NirRecord) -> Node:
         raise InputFileError(f"node '{name}' ({rec.type}): {err.rule}") from None
 
 
-def _order(top: _Level, records: dict[str, NirRecord]) -> list[str]:
+def _order(top: _Level, records: dict[str, NirRecord], extra: Collection[str]) -> list[str]:
     """Node order: as written by snncompile, else Inputs, other nodes, Outputs, each in natural order of the
-    names ("2" before "10")."""
+    names ("2" before "10"). ``extra``: names of nodes without a record (stored Previous nodes)."""
+    if set(extra) & set(records):
+        raise InputFileError(f"metadata {NAMESPACE}/previous names existing node(s) "
+                             f"{', '.join(sorted(set(extra) & set(records)))}")
+    names = [*records, *extra]
     stored = _namespace(top).get("node_order")
-    if isinstance(stored, tuple) and sorted(stored) == sorted(records):
+    if isinstance(stored, tuple) and sorted(stored) == sorted(names):
         return list(stored)
     rank = {"Input": 0, "Output": 2}
 
     def key(name: str) -> tuple[int, list[Any]]:
-        return rank.get(records[name].type, 1), [(0, int(p)) if p.isdecimal() else (1, p)
-                                                   for p in re.split(r"(\d+)", name)]
+        return rank.get(records[name].type if name in records else "", 1), [(0, int(p)) if p.isdecimal() else (1, p)
+                                                  for p in re.split(r"(\d+)", name)]
 
-    return sorted(records, key=key)
+    return sorted(names, key=key)
+
+
+def _stored_previous(tree: Any) -> dict[str, tuple[tuple[str, ...], list[tuple[str, str]]]]:
+    """snncompile's record of its Previous nodes: name -> (sources, [(consumer, port), ...])."""
+    if tree is None:
+        return {}
+    out = {}
+    try:
+        for name, rec in tree.items():
+            sources, consumers, ports = (tuple(rec[k]) for k in ("sources", "consumers", "ports"))
+            if not sources or not consumers or len(consumers) != len(ports) or not all(
+                    isinstance(v, str) for v in (*sources, *consumers, *ports)):
+                raise ValueError(name)
+            out[name] = (sources, list(zip(consumers, ports, strict=True)))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise InputFileError(f"metadata {NAMESPACE}/previous is malformed (each entry needs string lists sources, "
+                             "consumers, ports)") from None
+    return out
+
+
+def _restore_previous(stored: dict[str, tuple[tuple[str, ...], list[tuple[str, str]]]], edges: list[Edge]
+                      ) -> list[Edge]:
+    """Replace the plain edges that stand for a stored Previous node by the node's own edges, in place."""
+    edges = list(edges)
+    for name, (sources, consumers) in stored.items():
+        for dst, port in consumers:
+            at = []
+            for src in sources:
+                match = Edge(src, dst, port)
+                if match not in edges:
+                    raise InputFileError(f"metadata {NAMESPACE}/previous: node '{name}' stands for an edge "
+                                         f"'{src}' -> '{dst}' that the file lacks")
+                at.append(edges.index(match))
+                edges[at[-1]] = None  # type: ignore[call-overload]
+            edges[min(at)] = Edge(name, dst, port)
+        first = min(i for i, e in enumerate(edges) if e is not None and e.src == name)
+        edges[first:first] = [Edge(src, name) for src in sources]
+    return [e for e in edges if e is not None]
 
 
 def _flatten(top: _Level) -> tuple[dict[str, NirRecord], list[Edge]]:

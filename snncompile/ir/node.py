@@ -53,9 +53,6 @@ class Node:
         """The type of the output given the types on each port; raise IRError(name, rule) if they do not fit."""
         raise NotImplementedError(type(self).__name__)
 
-    def params(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
     def replace(self, **changes: Any) -> Node:
         return dataclasses.replace(self, **changes)
 

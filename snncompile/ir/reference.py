@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 
-from snncompile.ir.nodes import NODE_CLASSES, Node
+from snncompile.ir.nodes import NODE_CLASSES, Node, Previous
 
 HEADER = """# IR node reference
 
@@ -31,7 +31,8 @@ def render() -> str:
     out = [HEADER]
     for cls in NODE_CLASSES:
         doc = inspect.cleandoc(cls.__doc__ or "")
-        tags = ["NIR primitive" if cls.primitive else "extension (snncompile)"]
+        tags = ["NIR primitive" if cls.primitive else "in NIR: the edge that closes a cycle" if cls is Previous
+                else "extension (snncompile)"]
         tags.append("stateful" if cls.stateful else "stateless")
         ports = ", ".join(f"`{p}`" for p in cls.ports) or "none"
         out.append(f"## {cls.op}\n\n*{', '.join(tags)}* — ports: {ports}\n\nparameters: {_fields(cls)}\n\n{doc}\n")

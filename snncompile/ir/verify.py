@@ -48,3 +48,7 @@ def _check(graph: Graph, allowed_ops: Collection[str] | None) -> None:
         if not isinstance(node, Input) and not graph.sources(name):
             raise IRError(name, f"{node.op} has no incoming edge")
     graph.types  # noqa: B018 - inference checks order (no cycles), ports and shapes
+    for name in graph.previous:
+        declared, actual = graph.nodes[name].type, graph.port_types(name)["input"]
+        if declared != actual:
+            raise IRError(name, f"Previous declares type {declared} but its input is {actual}")

@@ -1,5 +1,6 @@
-"""AT-SNN (Kang et al., 2024): Spikformer with adaptive tokens, written per time step; see /work/shared/MODELS.md
-"AT-SNN" and docs/models/atsnn.md for the choices made where the paper is open.
+"""AT-SNN (Kang et al., "AT-SNN: Adaptive Tokens for Vision Transformer on Spiking Neural Network", arXiv
+2408.12293, 2024): Spikformer with adaptive tokens, written per time step; see docs/models/atsnn.md for the
+choices made where the paper is open.
 
 One step of ``ATSpikformer.step`` on ``x [B, C, H, W]`` (Spikformer's SPS, SSA layers, MLP and head)::
 
@@ -19,8 +20,9 @@ ponder loss on them and ``halting_statistics()`` summarises them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -138,14 +140,15 @@ class ATSpikformer(StepModel):
     def _step(self, x: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         x = self.sps(x)
         cumulative, sums, keeps = None, [], []
-        for i, block in enumerate(self.blocks):
+        for i, block in enumerate(cast("Iterable[ATBlock]", self.blocks)):
             a = block.accumulate(x)
             cumulative = a if cumulative is None else cumulative + a
             keep = block.halt(cumulative)
             sums.append(cumulative)
             keeps.append(keep)
             x = block(x, keep)
-            if self.merge is not None and i == self.merge_options.after:
+            if self.merge_options is not None and i == self.merge_options.after:
+                assert self.merge is not None and self.merge_flags is not None  # built with merge_options
                 x, flags = self.merge(x, keep), self.merge_flags(x, keep)
                 cumulative = cumulative + flags
         return self.head(x.mean(1)), sums, keeps
@@ -167,7 +170,7 @@ class ATSpikformer(StepModel):
 
     def reset(self) -> None:
         super().reset()
-        for block in self.blocks:
+        for block in cast("Iterable[ATBlock]", self.blocks):
             block.halting_score.reset()
 
     def auxiliary_loss(self) -> Tensor:

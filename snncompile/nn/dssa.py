@@ -1,4 +1,5 @@
-"""Dual spike self-attention (DSSA) of SpikingResformer, per time step; see /work/shared/MODELS.md "SpikingResformer".
+"""Dual spike self-attention (DSSA) of SpikingResformer, per time step (Shi et al., CVPR 2024, arXiv 2403.14302);
+see docs/models/spikingresformer.md.
 
 On ``x [B, C, H, W]`` (the real residual stream) with ``h`` heads, ``d = C / h``, patch size ``p``::
 
@@ -35,6 +36,9 @@ def dssa_scale(firing_rate: Tensor, inner: int) -> Tensor:
 
 class _SpikeProduct(nn.Module):
     """A per-head product of a real operand with spikes, scaled by ``dssa_scale(firing_rate, inner)``."""
+
+    firing_rate: Tensor  # buffers (register_buffer), declared for the type checker
+    updates: Tensor
 
     def __init__(self, heads: int, firing_rate: float = DEFAULT_FIRING_RATE, momentum: float = FIRING_RATE_MOMENTUM):
         super().__init__()

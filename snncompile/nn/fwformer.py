@@ -1,6 +1,6 @@
 """FWformer (Wang et al., "Fourier or Wavelet bases as counterpart self-attention in spikformer", 2024): Spikformer
-with its spiking self-attention replaced by a parameter-free transform with fixed bases; see /work/shared/MODELS.md
-"FWformer" and docs/models/fwformer.md.
+with its spiking self-attention replaced by a parameter-free transform with fixed bases (arXiv 2403.18228); see
+docs/models/fwformer.md.
 
 One step of ``FWformer.step`` on ``x [B, C, H, W]`` (SPS, MLP and the head are Spikformer's own modules)::
 

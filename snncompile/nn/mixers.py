@@ -82,6 +82,10 @@ class BasisMixer(nn.Module):
     buffer, or a parameter when ``learnable``.
     """
 
+    token_basis: Tensor
+    channel_basis: Tensor | None
+    weights: Tensor
+
     def __init__(self, token_basis: Tensor, channel_basis: Tensor | None, weights: Tensor, learnable: bool = False):
         super().__init__()
         self.register_buffer("token_basis", token_basis, persistent=False)
@@ -100,6 +104,7 @@ class BasisMixer(nn.Module):
                 t = t @ self.channel_basis[k].mT
             t = self.weights[k] * t
             y = t if y is None else y + t
+        assert y is not None  # K >= 1: both subclasses build at least one basis
         return y
 
 

@@ -1,4 +1,5 @@
-"""QKFormer (Zhou et al., NeurIPS 2024), written per time step; see /work/shared/MODELS.md "QKFormer".
+"""QKFormer (Zhou et al., NeurIPS 2024), written per time step; "QKFormer: Hierarchical Spiking
+Transformer using Q-K Attention" (arXiv 2403.16552); see docs/models/qkformer.md.
 
 A hierarchical spiking transformer of S stages (3 in the paper). Stage i has ``D / 2^(S-1-i)`` channels; the
 first S-1 stages use Q-K attention, the last one Spikformer's SSA. One step of ``QKFormer.step`` on ``x [B, C, H, W]``::

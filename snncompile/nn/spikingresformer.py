@@ -1,4 +1,5 @@
-"""SpikingResformer (Shi et al., CVPR 2024), written per time step; see /work/shared/MODELS.md "SpikingResformer".
+"""SpikingResformer (Shi et al., CVPR 2024), written per time step; "SpikingResformer: Bridging
+ResNet and Vision Transformer in Spiking Neural Networks" (arXiv 2403.14302); see docs/models/spikingresformer.md.
 
 One step of ``SpikingResformer.step`` on ``x [B, C_in, H, W]``::
 

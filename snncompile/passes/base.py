@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping
 from typing import ClassVar
 
 from snncompile.ir import Graph, verify
+from snncompile.ir.recurrence import retype_previous
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +51,9 @@ class Pass(abc.ABC):
     def run(self, graph: Graph) -> PassResult:
         """``rewrite``, then verify the result; an IRError names this pass and the offending node."""
         result = self.rewrite(graph)
-        verify(result.graph, stage=self.name)
-        return result
+        rewritten = retype_previous(result.graph)  # a cycle carries what the rewritten nodes now give it
+        verify(rewritten, stage=self.name)
+        return dataclasses.replace(result, graph=rewritten)
 
     def refuse(self, node: str, reason: str) -> Refusal:
         return Refusal(self.name, node, reason)
@@ -62,14 +63,6 @@ class Pass(abc.ABC):
         changed = [f"{f.name}={_text(getattr(self, f.name))}" for f in dataclasses.fields(self)
                    if getattr(self, f.name) != f.default]
         return f"{self.name}{{{','.join(changed)}}}" if changed else self.name
-
-
-def fresh_name(taken: Mapping[str, object], base: str) -> str:
-    """``base``, or ``base`` with underscores appended until no node in ``taken`` has that name."""
-    name = base
-    while name in taken:
-        name += "_"
-    return name
 
 
 def _text(value: object) -> str:

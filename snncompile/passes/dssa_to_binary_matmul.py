@@ -40,8 +40,10 @@ import numpy as np
 from snncompile.errors import SnnError
 from snncompile.ir import Edge, Graph
 from snncompile.ir import nodes as n
+from snncompile.ir.graph import FreshNames
 from snncompile.ir.node import Node
-from snncompile.passes.base import Pass, PassResult, Refusal, fresh_name
+from snncompile.passes.base import Pass, PassResult, Refusal
+from snncompile.passes.rewrite import divide_potentials
 
 FOLDS = ("input", "threshold", "none")
 
@@ -105,11 +107,10 @@ def _folded(graph: Graph, name: str, fold: str) -> tuple[str, n.LIF]:
     scale = _compact(scale.reshape(graph.types[lif_name].shape))
     if fold == "input":
         return lif_name, dataclasses.replace(lif, r=scale)
-    return lif_name, dataclasses.replace(lif, v_threshold=lif.v_threshold / scale, v_leak=lif.v_leak / scale,
-                                         v_reset=lif.v_reset / scale)
+    return lif_name, divide_potentials(lif, scale)
 
 
-def _lowered(graph: Graph, name: str, fold: bool) -> tuple[list[tuple[str, Node]], list[Edge]]:
+def _lowered(graph: Graph, name: str, fold: bool, fresh: FreshNames) -> tuple[list[tuple[str, Node]], list[Edge]]:
     """The nodes (the last named ``name``) and edges that replace the DSSA node ``name``."""
     node, src = graph.nodes[name], graph.sources(name)
     score = isinstance(node, n.DSSAScore)
@@ -117,7 +118,7 @@ def _lowered(graph: Graph, name: str, fold: bool) -> tuple[list[tuple[str, Node]
     heads, d = node.heads, y_shape[0] // (2 * node.heads)
     sel = np.hstack([np.eye(d), np.zeros((d, d))] if score else [np.zeros((d, d)), np.eye(d)])
     yk = "y1" if score else "y2"
-    new = {k: fresh_name(graph.nodes, f"{name}.{k}") for k in ("y", "yt", yk, "x", "matmul", "scale")}
+    new = {k: fresh(f"{name}.{k}") for k in ("y", "yt", yk, "x", "matmul", "scale")}
     tail = [(new["matmul"], n.SpikeMatMul(transpose_a=not score))]
     if not fold:
         tail.append((new["scale"], n.Scale(scale=node.scale.reshape(-1, 1, 1))))
@@ -152,6 +153,7 @@ class DSSAToBinaryMatmul(Pass):
         nodes: dict[str, Node] = dict(graph.nodes)
         edges = [e for e in graph.edges if not isinstance(graph.nodes[e.dst], n.DSSAScore | n.DSSAAggregate)]
         refusals: list[Refusal] = []
+        fresh = FreshNames(graph.nodes)
         dssa = [k for k, v in graph.nodes.items() if isinstance(v, n.DSSAScore | n.DSSAAggregate)]
         for name in dssa:
             reason = refusal(graph, name)
@@ -166,7 +168,7 @@ class DSSAToBinaryMatmul(Pass):
             if fold:
                 lif_name, lif = _folded(graph, name, self.fold_scale)
                 nodes[lif_name] = lif
-            new_nodes, new_edges = _lowered(graph, name, fold)
+            new_nodes, new_edges = _lowered(graph, name, fold, fresh)
             del nodes[name]
             nodes.update(new_nodes)
             edges += new_edges

@@ -27,8 +27,10 @@ import numpy as np
 
 from snncompile.ir import Edge, Graph, Kind
 from snncompile.ir import nodes as n
+from snncompile.ir.graph import FreshNames
 from snncompile.ir.node import Node
-from snncompile.passes.base import Pass, PassResult, fresh_name
+from snncompile.passes.base import Pass, PassResult
+from snncompile.passes.rewrite import prune
 
 MOVES = (n.Flatten, n.Reshape, n.Transpose)
 """Pure data movement: commutes with sums, so it can be duplicated per summed source."""
@@ -110,43 +112,33 @@ class GradedToBinary(Pass):
         new_edges: list[Edge] = []
         moved: dict[Term, str] = {}
         outs: dict[str, list[str]] = {}
+        fresh = FreshNames(graph.nodes)
         for name, node in graph.nodes.items():
             if name not in split:
                 nodes[name] = node
                 continue
             outs[name] = []
             for i, (copy, (src, path)) in enumerate(zip(_copies(node, len(split[name])), split[name], strict=True)):
-                source = self._move(graph, nodes, new_edges, moved, src, path)
-                copy_name = fresh_name({**graph.nodes, **nodes}, f"{name}.{i}")
+                source = self._move(graph, fresh, nodes, new_edges, moved, src, path)
+                copy_name = fresh(f"{name}.{i}")
                 nodes[copy_name] = copy
                 outs[name].append(copy_name)
                 new_edges.append(Edge(source, copy_name))
         edges = [Edge(c, e.dst, e.port) for e in graph.edges if e.dst not in split
                  for c in outs.get(e.src, [e.src])]
-        lowered = _prune(graph, graph.replace(nodes=nodes, edges=edges + new_edges))
+        read = {e.src for e in graph.edges}  # Add and data movement that the copies no longer read are removed
+        lowered = prune(graph.replace(nodes=nodes, edges=edges + new_edges),
+                        lambda k, v: isinstance(v, MOVES + (n.Add,)) and k in read)
         return PassResult(lowered, True, tuple(refusals))
 
     @staticmethod
-    def _move(graph: Graph, nodes: dict[str, Node], edges: list[Edge], moved: dict[Term, str], src: str,
-              path: tuple[str, ...]) -> str:
+    def _move(graph: Graph, fresh: FreshNames, nodes: dict[str, Node], edges: list[Edge], moved: dict[Term, str],
+              src: str, path: tuple[str, ...]) -> str:
         """The node giving ``src`` moved through ``path`` (duplicated data movement, shared per term)."""
         for depth in range(1, len(path) + 1):
             key = (src, path[:depth])
             if key not in moved:
-                moved[key] = fresh_name({**graph.nodes, **nodes}, f"{path[depth - 1]}.{src}")
+                moved[key] = fresh(f"{path[depth - 1]}.{src}")
                 nodes[moved[key]] = graph.nodes[path[depth - 1]]
                 edges.append(Edge(moved[(src, path[:depth - 1])] if depth > 1 else src, moved[key]))
         return moved[(src, path)] if path else src
-
-
-def _prune(before: Graph, after: Graph) -> Graph:
-    """``after`` without the Add and data-movement nodes that were read in ``before`` and are read no more."""
-    read_before = {e.src for e in before.edges}
-    while True:
-        read = {e.src for e in after.edges}
-        dead = {k for k, v in after.nodes.items() if isinstance(v, MOVES + (n.Add,)) and k in read_before
-                and k not in read}
-        if not dead:
-            return after
-        after = after.replace(nodes={k: v for k, v in after.nodes.items() if k not in dead},
-                              edges=[e for e in after.edges if e.dst not in dead])

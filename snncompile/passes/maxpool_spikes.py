@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from snncompile.ir import Edge, Graph, Kind
+from snncompile.ir import Graph, Kind
 from snncompile.ir import nodes as n
+from snncompile.ir.graph import FreshNames
 from snncompile.ir.node import Node
-from snncompile.passes.base import Pass, PassResult, fresh_name
+from snncompile.passes.base import Pass, PassResult
+from snncompile.passes.rewrite import splice_chains
 
 
 def refusal(graph: Graph, name: str) -> str | None:
@@ -31,20 +33,17 @@ class MaxPoolSpikes(Pass):
     name = "maxpool-spikes"
 
     def rewrite(self, graph: Graph) -> PassResult:
-        nodes: dict[str, Node] = {}
-        sums: dict[str, str] = {}
+        chains: dict[str, list[tuple[str, Node]]] = {}
         refusals = []
+        fresh = FreshNames(graph.nodes)
         for name, node in graph.nodes.items():
-            if isinstance(node, n.MaxPool2d):
-                reason = refusal(graph, name)
-                if reason is not None:
-                    refusals.append(self.refuse(name, reason))
-                else:
-                    sums[name] = fresh_name(graph.nodes, f"{name}.sum")
-                    nodes[sums[name]] = n.SumPool2d(kernel_size=node.kernel_size, stride=node.stride,
-                                                    padding=node.padding)
-                    node = n.Threshold(threshold=0.0, fire=">")
-            nodes[name] = node
-        edges = [Edge(e.src, sums.get(e.dst, e.dst), e.port) for e in graph.edges]
-        edges += [Edge(s, name) for name, s in sums.items()]
-        return PassResult(graph.replace(nodes=nodes, edges=edges), bool(sums), tuple(refusals))
+            if not isinstance(node, n.MaxPool2d):
+                continue
+            reason = refusal(graph, name)
+            if reason is not None:
+                refusals.append(self.refuse(name, reason))
+                continue
+            chains[name] = [(fresh(f"{name}.sum"), n.SumPool2d(kernel_size=node.kernel_size, stride=node.stride,
+                                                                padding=node.padding)),
+                            (name, n.Threshold(threshold=0.0, fire=">"))]
+        return PassResult(splice_chains(graph, chains), bool(chains), tuple(refusals))

@@ -31,8 +31,9 @@ import numpy as np
 
 from snncompile.ir import Edge, Graph
 from snncompile.ir import nodes as n
+from snncompile.ir.graph import FreshNames
 from snncompile.ir.node import Node
-from snncompile.passes.base import Pass, PassResult, fresh_name
+from snncompile.passes.base import Pass, PassResult
 
 MIXERS = (n.FourierMixer, n.WaveletMixer)
 
@@ -49,13 +50,13 @@ def _channel(mixer: n.FourierMixer | n.WaveletMixer, k: int, dim: int) -> np.nda
     return np.eye(dim) if mixer.channel_basis is None else mixer.channel_basis[k]
 
 
-def _structured(mixer: n.FourierMixer | n.WaveletMixer, name: str, src: str, taken: dict[str, Node]
+def _structured(mixer: n.FourierMixer | n.WaveletMixer, name: str, src: str, fresh: FreshNames
                 ) -> tuple[dict[str, Node], list[Edge]]:
     """The terms as token and channel synapse layers, scaled and summed into an Add named ``name``."""
     nodes: dict[str, Node] = {}
 
     def add(base: str, node: Node) -> str:
-        key = fresh_name({**taken, **nodes}, base)
+        key = fresh(base)
         nodes[key] = node
         return key
 
@@ -79,14 +80,13 @@ def _structured(mixer: n.FourierMixer | n.WaveletMixer, name: str, src: str, tak
     return nodes, edges
 
 
-def _dense(mixer: n.FourierMixer | n.WaveletMixer, name: str, src: str, taken: dict[str, Node], shape: tuple[int, ...]
+def _dense(mixer: n.FourierMixer | n.WaveletMixer, name: str, src: str, fresh: FreshNames, shape: tuple[int, ...]
            ) -> tuple[dict[str, Node], list[Edge]]:
     """One synapse over the flattened tokens with the Kronecker weight, reshaped back into ``name``."""
     dim = shape[1]
     weight = sum(mixer.weights[k] * np.kron(mixer.token_basis[k], _channel(mixer, k, dim))
                  for k in range(mixer.token_basis.shape[0]))
-    flat = fresh_name(taken, f"{name}.flat")
-    dense = fresh_name({**taken, flat: n.Flatten()}, f"{name}.dense")
+    flat, dense = fresh(f"{name}.flat"), fresh(f"{name}.dense")
     nodes = {flat: n.Flatten(), dense: n.Linear(weight=weight), name: n.Reshape(shape=shape)}
     return nodes, [Edge(src, flat), Edge(flat, dense), Edge(dense, name)]
 
@@ -101,6 +101,7 @@ class MixerToFixedSynapses(Pass):
         nodes: dict[str, Node] = {}
         edges = [e for e in graph.edges if not isinstance(graph.nodes[e.dst], MIXERS)]
         refusals, changed = [], False
+        fresh = FreshNames(graph.nodes)
         for name, node in graph.nodes.items():
             if not isinstance(node, MIXERS):
                 nodes[name] = node
@@ -111,22 +112,21 @@ class MixerToFixedSynapses(Pass):
                 nodes[name] = node
                 edges += [e for e in graph.edges if e.dst == name]
                 continue
-            src = self._source(graph, name, nodes, edges)
-            taken = {**graph.nodes, **nodes}
-            new, new_edges = (_structured(node, name, src, taken) if self.structured
-                              else _dense(node, name, src, taken, graph.types[name].shape))
+            src = self._source(graph, name, fresh, nodes, edges)
+            new, new_edges = (_structured(node, name, src, fresh) if self.structured
+                              else _dense(node, name, src, fresh, graph.types[name].shape))
             nodes.update(new)
             edges += new_edges
             changed = True
         return PassResult(graph.replace(nodes=nodes, edges=edges), changed, tuple(refusals))
 
     @staticmethod
-    def _source(graph: Graph, name: str, nodes: dict[str, Node], edges: list[Edge]) -> str:
+    def _source(graph: Graph, name: str, fresh: FreshNames, nodes: dict[str, Node], edges: list[Edge]) -> str:
         """The single node feeding the mixer; several edges into its port are first summed by an Add."""
         srcs = graph.sources(name)["input"]
         if len(srcs) == 1:
             return srcs[0]
-        total = fresh_name({**graph.nodes, **nodes}, f"{name}.input")
+        total = fresh(f"{name}.input")
         nodes[total] = n.Add()
         edges += [Edge(s, total) for s in srcs]
         return total

@@ -21,14 +21,15 @@ Refused: a sum over real values, where a matrix product may round differently fr
 from __future__ import annotations
 
 import dataclasses
-from itertools import pairwise
 
 import numpy as np
 
-from snncompile.ir import Edge, Graph, Kind
+from snncompile.ir import Graph, Kind
 from snncompile.ir import nodes as n
+from snncompile.ir.graph import FreshNames
 from snncompile.ir.node import Node
-from snncompile.passes.base import Pass, PassResult, fresh_name
+from snncompile.passes.base import Pass, PassResult
+from snncompile.passes.rewrite import splice_chains
 
 
 def refusal(graph: Graph, name: str) -> str | None:
@@ -44,12 +45,12 @@ def head_ones(heads: int, width: int) -> np.ndarray:
     return np.kron(np.eye(heads), np.ones((1, width // heads)))
 
 
-def _replacement(graph: Graph, name: str) -> list[tuple[str, Node]]:
+def _replacement(graph: Graph, name: str, fresh: FreshNames) -> list[tuple[str, Node]]:
     """The chain that replaces the sum ``name``, first node first; the last one is named ``name``."""
     node, shape = graph.nodes[name], graph.port_types(name)["input"].shape
     if isinstance(node, n.HeadSum):
         return [(name, n.Linear(weight=head_ones(node.heads, shape[-1])))]
-    tokens, total = fresh_name(graph.nodes, f"{name}.tokens"), fresh_name(graph.nodes, f"{name}.sum")
+    tokens, total = fresh(f"{name}.tokens"), fresh(f"{name}.sum")
     return [(tokens, n.Transpose(perm=(1, 0))), (total, n.Linear(weight=np.ones((1, shape[0])))),
             (name, n.Transpose(perm=(1, 0)))]
 
@@ -59,21 +60,15 @@ class QKAttentionToMasks(Pass):
     name = "qk-attention-to-masks"
 
     def rewrite(self, graph: Graph) -> PassResult:
-        nodes: dict[str, Node] = {}
-        heads: dict[str, str] = {}
-        edges: list[Edge] = []
+        chains: dict[str, list[tuple[str, Node]]] = {}
         refusals = []
+        fresh = FreshNames(graph.nodes)
         for name, node in graph.nodes.items():
-            if isinstance(node, n.HeadSum | n.TokenSum):
-                reason = refusal(graph, name)
-                if reason is not None:
-                    refusals.append(self.refuse(name, reason))
-                else:
-                    chain = _replacement(graph, name)
-                    heads[name] = chain[0][0]
-                    edges += [Edge(a, b) for (a, _), (b, _) in pairwise(chain)]
-                    nodes.update(chain[:-1])
-                    node = chain[-1][1]
-            nodes[name] = node
-        edges = [Edge(e.src, heads.get(e.dst, e.dst), e.port) for e in graph.edges] + edges
-        return PassResult(graph.replace(nodes=nodes, edges=edges), bool(heads), tuple(refusals))
+            if not isinstance(node, n.HeadSum | n.TokenSum):
+                continue
+            reason = refusal(graph, name)
+            if reason is not None:
+                refusals.append(self.refuse(name, reason))
+                continue
+            chains[name] = _replacement(graph, name, fresh)
+        return PassResult(splice_chains(graph, chains), bool(chains), tuple(refusals))

@@ -38,6 +38,7 @@ from snncompile.ir import nodes as n
 from snncompile.ir.node import Node
 from snncompile.passes import token_shrink
 from snncompile.passes.base import Pass, PassResult
+from snncompile.passes.rewrite import prune
 from snncompile.sim import simulate
 
 
@@ -67,16 +68,6 @@ def halted_fraction(graph: Graph, x: np.ndarray, steps: int, nodes: list[str]) -
     """Per TokenHalting node: ``[steps, N]`` fraction of the samples in which the token is halted (keep = 0)."""
     traces = simulate(graph, np.broadcast_to(x, (steps,) + x.shape), trace=nodes).traces
     return {name: (traces[name] == 0).mean(1) for name in nodes}
-
-
-def prune(graph: Graph) -> Graph:
-    """``graph`` without the nodes (other than Inputs) from which no Output can be reached."""
-    live = set(graph.outputs)
-    for name in reversed(graph.order):
-        if any(c in live for c in graph.consumers(name)):
-            live.add(name)
-    keep = {k: v for k, v in graph.nodes.items() if k in live or isinstance(v, n.Input)}
-    return graph.replace(nodes=keep, edges=[e for e in graph.edges if e.src in keep and e.dst in keep])
 
 
 @dataclasses.dataclass(frozen=True)

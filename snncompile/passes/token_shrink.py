@@ -26,8 +26,8 @@ import numpy as np
 
 from snncompile.ir import Edge, Graph
 from snncompile.ir import nodes as n
+from snncompile.ir.graph import FreshNames
 from snncompile.ir.node import Node
-from snncompile.passes.base import fresh_name
 
 ROW_WISE = (n.Affine, n.Linear, n.Add, n.TokenMask) + tuple(n.NEURONS)
 
@@ -115,14 +115,15 @@ def _drop_rows(graph: Graph, mask: str, inside: set[str], live: np.ndarray) -> G
     """``graph`` with the nodes ``inside`` computing the rows ``live`` only."""
     index, size = tuple(int(i) for i in live), len(graph.nodes[mask].mask[0])
     nodes: dict[str, Node] = dict(graph.nodes)
-    mask_live = fresh_name(nodes, f"{mask}.live")
+    fresh = FreshNames(graph.nodes)
+    mask_live = fresh(f"{mask}.live")
     nodes[mask_live] = n.StaticTokenMask(mask=graph.nodes[mask].mask[:, live])
     edges = [Edge(s, mask_live, "input") for s in graph.sources(mask)["input"]]
     wires: dict[tuple[str, str], str] = {}
 
     def wire(src: str, kind: str) -> str:
         if (src, kind) not in wires:
-            wires[src, kind] = fresh_name(nodes, f"{src}.{kind}")
+            wires[src, kind] = fresh(f"{src}.{kind}")
             nodes[wires[src, kind]] = n.TokenSelect(index=index) if kind == "select" else \
                 n.TokenScatter(index=index, size=size)
             edges.append(Edge(src, wires[src, kind]))

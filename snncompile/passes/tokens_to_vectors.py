@@ -1,10 +1,12 @@
 """tokens-to-vectors: a graph in NIR 1.0 standard primitives only; token streams become flat vectors.
 
-Every node between two *kept* nodes (Input, Output, neurons, convolutions, pools, Delay) that is linear or a layout
-change (Affine, Linear, Scale, BatchNorm, Mean, Add, Transpose, Reshape, Flatten) is folded into dense Affine
-weights on row-major flattened vectors. A kept node's input is a sum ``sum_g L_g (sum_{s in g} flat(s)) + b`` over
-groups g of kept sources; each group becomes one ``Affine(L_g)`` (the bias on the first) fed by every source of the
-group (NIR sums the edges into a port), so an ``Add`` disappears into several edges. In matrix terms: a token-wise
+Every node between two *kept* nodes (Input, Output, neurons, convolutions, pools, Delay, Previous) that is linear or
+a layout change (Affine, Linear, Scale, BatchNorm, Mean, Add, Transpose, Reshape, Flatten) is folded into dense
+Affine weights on row-major flattened vectors. A Previous node (a cycle's closing edge) is read when the step starts
+and fed last, like any kept node; only vector-valued recurrence is handled. A kept node's input is a sum
+``sum_g L_g (sum_{s in g} flat(s)) + b`` over groups g of kept sources; each group becomes one ``Affine(L_g)`` (the
+bias on the first with a weight) fed by every source of the group (NIR sums the edges into a port), so an ``Add``
+disappears into several edges. In matrix terms: a token-wise
 ``W [out, in]`` on ``[N, in]`` is ``kron(I_N, W)`` (bias tiled), a Linear along the token axis (between Transposes)
 is ``kron(M, I_D)``, a Transpose is a permutation, Reshape and Flatten are the identity on flat vectors, Scale and
 BatchNorm multiply the rows (per element, so a per-channel shift after a token mixer is fine), a Mean over tokens is
@@ -40,8 +42,9 @@ import numpy as np
 
 from snncompile.ir import Edge, Graph, Kind
 from snncompile.ir import nodes as n
+from snncompile.ir.graph import FreshNames
 from snncompile.ir.node import Node
-from snncompile.passes.base import Pass, PassResult, fresh_name
+from snncompile.passes.base import Pass, PassResult
 from snncompile.passes.flat_terms import Expr, Group, apply, permutation, sum_terms
 
 FOLDED = (n.Affine, n.Linear, n.Scale, n.BatchNorm, n.Mean, n.Add, n.Transpose, n.Reshape, n.Flatten)
@@ -61,8 +64,8 @@ def keeps_shape(graph: Graph) -> dict[str, bool]:
     keeps: dict[str, bool] = {}
     for name in graph.order:
         node = graph.nodes[name]
-        keeps[name] = isinstance(node, n.Input) or (isinstance(node, (*SHAPED, *NEURONS, n.Threshold))
-                                                    and direct(graph, name, keeps))
+        keeps[name] = isinstance(node, n.Input) or (isinstance(node, n.Previous) and len(node.type.shape) == 1) or (
+            isinstance(node, (*SHAPED, *NEURONS, n.Threshold)) and direct(graph, name, keeps))
     return keeps
 
 
@@ -71,6 +74,9 @@ def refusal(graph: Graph, name: str) -> str | None:
     node = graph.nodes[name]
     if isinstance(node, (*FOLDED, *NEURONS, n.Input, n.Output)):
         return None
+    if isinstance(node, n.Previous):
+        return None if len(node.type.shape) == 1 else (
+            f"carries a {node.type} tensor around a cycle; only vector recurrence is flattened")
     if not isinstance(node, (*SHAPED, n.Threshold)):
         return f"{node.op} is neither a NIR primitive nor a linear or layout operation"
     if not direct(graph, name, keeps_shape(graph)):
@@ -101,7 +107,8 @@ class _Builder:
     def __init__(self, graph: Graph) -> None:
         self.graph, self.keeps = graph, keeps_shape(graph)
         self.nodes: dict[str, Node] = {}
-        self.taken = {k: None for k in graph.order if not isinstance(graph.nodes[k], FOLDED)}  # kept and new names
+        # names of the kept nodes and of the nodes made here; a folded node's name is free (an Affine takes it)
+        self.fresh = FreshNames(k for k in graph.order if not isinstance(graph.nodes[k], FOLDED))
         self.edges: list[Edge] = []
         self.exprs: dict[str, Expr] = {}
         self.shapes: dict[str, tuple[int, ...]] = {}
@@ -113,6 +120,10 @@ class _Builder:
         graph = self.graph
         for name in graph.order:
             node, out = graph.nodes[name], graph.types[name].shape
+            if isinstance(node, n.Previous):  # read when the step starts; fed below, once its sources are built
+                self.nodes[name], self.shapes[name] = node, out
+                self.exprs[name] = Expr((Group(None, (name,), name),), None, out)
+                continue
             port = [self.exprs[s] for s in graph.sources(name).get("input", [])]
             if isinstance(node, FOLDED):
                 summed = sum_terms(port, name, self.shapes, self.relayout)
@@ -129,32 +140,31 @@ class _Builder:
                 self.shapes[name] = (int(np.prod(out, dtype=int)),)
             self.nodes[name] = node
             self.exprs[name] = Expr((Group(None, (name,), name),), None, out)
+        for name in graph.previous:
+            self.feed(name, sum_terms([self.exprs[s] for s in graph.sources(name)["input"]], name, self.shapes,
+                                      self.relayout))
         layouts = {k: v.tolist() for k, v in self.layouts.items()}
         return graph.replace(nodes=self.nodes, edges=self.edges,
                              metadata={**graph.metadata, "layouts": layouts} if layouts else graph.metadata)
 
-    def _fresh(self, base: str) -> str:
-        name = fresh_name(self.taken, base)
-        self.taken[name] = None
-        return name
-
     def feed(self, name: str, e: Expr) -> None:
         """Edges (through Flattens and Affines) that sum ``e`` into the flat input of kept node ``name``."""
+        carrier = next((i for i, g in enumerate(e.groups) if g.weight is not None), 0)  # the bias rides a weight
         for i, g in enumerate(e.groups):
             shaped = tuple(s for s in g.srcs if len(self.shapes[s]) != 1)
             srcs = tuple(s for s in g.srcs if len(self.shapes[s]) == 1)
             if shaped:
                 if shaped not in self.flats:
-                    self.flats[shaped] = self._fresh(f"{g.label}.flat")
+                    self.flats[shaped] = self.fresh(f"{g.label}.flat")
                     self.nodes[self.flats[shaped]] = n.Flatten(start_dim=0, end_dim=-1)
                     self.edges.extend(Edge(s, self.flats[shaped]) for s in shaped)
                 srcs = (self.flats[shaped], *srcs)
-            bias = e.bias if i == 0 else None
+            bias = e.bias if i == carrier else None
             if g.weight is None and bias is None:
                 self.edges.extend(Edge(s, name) for s in srcs)
                 continue
             weight = np.eye(int(np.prod(self.shapes[g.srcs[0]]))) if g.weight is None else g.weight
-            affine = self._fresh(g.syn or f"{name}.in")
+            affine = self.fresh(g.syn or f"{name}.in")
             self.affines.add(affine)
             self.nodes[affine] = n.Affine(weight=weight, bias=np.zeros(weight.shape[0]) if bias is None else bias)
             self.edges.extend(Edge(s, affine) for s in srcs)

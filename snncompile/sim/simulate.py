@@ -1,7 +1,9 @@
 """The reference simulator: runs an IR graph for T steps on a batch. It defines the IR's semantics.
 
 At every step nodes run in topological order; each port receives the sum of its incoming edges (summed in edge
-order); stateful nodes carry their state to the next step. Arithmetic is float64 by default (float32 on request), on
+order); stateful nodes carry their state to the next step. A Previous node gives the sum on its input at the previous
+step (zeros at the first): it is read when the step starts and written when the step ends, which is what makes
+recurrent cycles run. Arithmetic is float64 by default (float32 on request), on
 the CPU, vectorised over the batch with torch.
 """
 
@@ -15,9 +17,9 @@ import torch
 
 from snncompile.errors import SnnError
 from snncompile.ir import Graph, verify
-from snncompile.ir.nodes import NEURONS, Input
+from snncompile.ir.nodes import NEURONS, Input, Previous
 from snncompile.sim.activity import Activity
-from snncompile.sim.counters import step_counts
+from snncompile.sim.counters import state_counts, step_counts
 from snncompile.sim.kernels import make_kernel
 
 
@@ -51,6 +53,14 @@ def _as_inputs(graph: Graph, inputs: np.ndarray | torch.Tensor | Mapping[str, np
         if x.dim() != len(want) + 2 or tuple(x.shape[2:]) != want:
             raise SnnError(f"input '{name}' must be [T, B, {', '.join(map(str, want))}], got {list(x.shape)}")
         out[name] = x.to(dtype)
+    lead = {name: tuple(x.shape[:2]) for name, x in out.items()}
+    if len(set(lead.values())) > 1:
+        raise SnnError("every input needs the same T and batch size; got "
+                       + ", ".join(f"'{k}': T = {t}, B = {b}" for k, (t, b) in lead.items()))
+    unknown = sorted(set(inputs) - set(graph.inputs))
+    if unknown:
+        raise SnnError(f"data for {', '.join(map(repr, unknown))}, which are not inputs of the graph "
+                       f"(inputs: {', '.join(graph.inputs)})")
     return out
 
 
@@ -69,7 +79,8 @@ def simulate(graph: Graph, inputs: np.ndarray | torch.Tensor | Mapping[str, np.n
     xs = _as_inputs(graph, inputs, dtype)
     steps, batch = next(iter(xs.values())).shape[:2]
     kernels = {name: make_kernel(graph.nodes[name], graph.dt, dtype) for name in graph.order
-               if not isinstance(graph.nodes[name], Input)}
+               if not isinstance(graph.nodes[name], Input | Previous)}
+    held = {m: torch.zeros((batch,) + graph.nodes[m].type.shape, dtype=dtype) for m in graph.previous}
     sources = {name: graph.sources(name) for name in graph.order}
     spiking = [m for m in graph.order if isinstance(graph.nodes[m], NEURONS) and graph.types[m].kind == "binary"]
     eventful = [m for m in graph.order if graph.nodes[m].events]
@@ -89,13 +100,21 @@ def simulate(graph: Graph, inputs: np.ndarray | torch.Tensor | Mapping[str, np.n
                 if name in xs:
                     values[name] = xs[name][t]
                     continue
+                if name in held:
+                    values[name] = held[name]
+                    continue
                 ports = {p: _sum([values[s] for s in srcs]) for p, srcs in sources[name].items()}
-                values[name], state[name] = kernels[name].step(ports, state.get(name))
+                before = state.get(name)
+                values[name], state[name] = kernels[name].step(ports, before)
                 if name in events:
                     for p, x in ports.items():
                         events[name][p][t] = (x != 0).sum(0).numpy()
-                for key, c in step_counts(graph.nodes[name], ports, port_types[name]).items():
+                found = {**step_counts(graph.nodes[name], ports, port_types[name]),
+                         **state_counts(graph.nodes[name], before, state[name])}
+                for key, c in found.items():
                     counts.setdefault(name, {}).setdefault(key, []).append(_val(c))
+            for m in held:
+                held[m] = _sum([values[s] for s in sources[m]["input"]])
             for m in spiking:
                 spikes[m][t] = values[m].sum(0).to(torch.int64).numpy()
             for m in outputs:

@@ -8,7 +8,19 @@ from snncompile.ir.nodes.neurons import IF, LI, LIF, CubaLI, CubaLIF, I, Thresho
 from snncompile.ir.nodes.pooling import AvgPool2d, MaxPool2d, SumPool2d
 from snncompile.ir.nodes.qk import HeadSum, SpikeMask, Sum, TokenSum
 from snncompile.ir.nodes.static_masks import StaticTokenMask, TokenScatter, TokenSelect
-from snncompile.ir.nodes.structure import Add, Concat, Delay, Flatten, Input, Mean, Output, Reshape, Slice, Transpose
+from snncompile.ir.nodes.structure import (
+                                           Add,
+                                           Concat,
+                                           Delay,
+                                           Flatten,
+                                           Input,
+                                           Mean,
+                                           Output,
+                                           Previous,
+                                           Reshape,
+                                           Slice,
+                                           Transpose,
+)
 from snncompile.ir.nodes.synapses import Affine, BatchNorm, Conv1d, Conv2d, Linear, Scale
 from snncompile.ir.nodes.tokens import TokenHalting, TokenHaltingScore, TokenMask, TokenMerge
 
@@ -17,7 +29,7 @@ NODE_CLASSES: tuple[type[Node], ...] = (
     I, IF, LI, LIF, CubaLI, CubaLIF,
     BatchNorm, MaxPool2d, Reshape, Transpose, Add, Mean, SpikeMatMul, SpikingSelfAttention,
 )
-NODE_CLASSES += (Slice, Concat)
+NODE_CLASSES += (Slice, Concat, Previous)
 NODE_CLASSES += (HeadSum, TokenSum, Sum, SpikeMask)
 NODE_CLASSES += (DSSAScore, DSSAAggregate)
 NODE_CLASSES += (FourierMixer, WaveletMixer)

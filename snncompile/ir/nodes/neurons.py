@@ -4,7 +4,8 @@ Every equation below is one forward-Euler step, evaluated in exactly this order 
 Parameters are arrays that broadcast to the neuron shape (the input shape). Spiking neurons carry how they compare
 (``fire``: NIR's ``>`` or the spiking transformers' ``>=``) and how they reset (``reset``: ``hard`` sets
 ``v = v_reset``, ``subtract`` sets ``v = h - v_threshold``). Initial state: ``v = v_leak`` for leaky neurons (the
-resting potential), 0 for everything else.
+resting potential), 0 for everything else. Time constants (``tau``, ``tau_syn``, ``tau_mem``) must be positive: the
+update divides by them.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import dataclasses
 
 import numpy as np
 
+from snncompile.errors import IRError
 from snncompile.ir.node import Node, broadcastable, require, single
 from snncompile.ir.types import Kind, TensorType
 
 FIRE_OPS = (">", ">=")
 RESETS = ("hard", "subtract")
 LIF_FORMS = ("nir", "split", "nir_k", "split_k")
+TIME_CONSTANTS = ("tau", "tau_syn", "tau_mem")
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
@@ -31,6 +34,11 @@ class _Neuron(Node):
         for f in self.arrays:
             require(broadcastable(getattr(self, f), t.shape), name,
                     f"{f} of shape {getattr(self, f).shape} does not broadcast to input {t}")
+        for f in TIME_CONSTANTS:
+            tau = getattr(self, f, None)
+            if tau is not None and np.size(tau) and not np.all(tau > 0):
+                raise IRError(name, f"{f} must be positive (a time constant; the update divides by it), "
+                                    f"got {float(np.min(tau)):g}")
         if self.spiking:
             require(self.fire in FIRE_OPS, name, f"fire must be one of {FIRE_OPS}, got {self.fire!r}")
             reset = getattr(self, "reset", "hard")

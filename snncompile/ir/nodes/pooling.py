@@ -24,6 +24,9 @@ class _Pool2d(Node):
         require(len(t.shape) == 3, name, f"pooling needs input [C, H, W], got {t}")
         window_args(name, positive={"kernel_size": self.kernel_size, "stride": self.stride},
                     nonnegative={"padding": self.padding})
+        require(all(2 * p <= k for p, k in zip(self.padding, self.kernel_size, strict=True)), name,
+                f"padding {self.padding} is more than half the kernel {self.kernel_size} (pooling windows are "
+                "computed as torch does, which needs padding <= kernel / 2)")
         hw = tuple(conv_out(t.shape[1 + a], self.kernel_size[a], self.stride[a], self.padding[a]) for a in range(2))
         require(min(hw) > 0, name, f"output would be empty for input {t}")
         return (t.shape[0],) + hw

@@ -158,6 +158,24 @@ class Delay(Node):
         return t
 
 
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class Previous(Node):
+    """``y[t] = x[t - 1]``, ``y[0] = 0``: the value an edge that closes a cycle carries (NIR's recurrence).
+
+    Edges into a Previous node do not order the step: its output is known when the step starts, so a cycle through
+    it is well defined. ``type`` is its output type, declared because its input is computed later in the step; the
+    verifier checks that the input has exactly that type. NIR files have no such node: a cycle's closing edge
+    becomes one on reading and an edge again on writing (docs/semantics.md, "Recurrence").
+    """
+
+    op = "Previous"
+    stateful = True
+    type: TensorType
+
+    def output_type(self, inputs: dict[str, TensorType], name: str) -> TensorType:
+        return self.type
+
+
 def summed_type(types: list[TensorType], name: str, port: str) -> TensorType:
     """Type on a port fed by several edges: they are summed, so shapes must agree."""
     require(len({t.shape for t in types}) == 1, name,

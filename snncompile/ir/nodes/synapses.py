@@ -15,7 +15,12 @@ from snncompile.ir.types import Kind, TensorType
 
 
 def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[-1]))
+    """An int or a 1- or 2-tuple as (height, width); ValueError for any other length."""
+    if isinstance(v, int):
+        return (v, v)
+    if len(v) not in (1, 2):
+        raise ValueError(f"expected one or two values (height, width), got {tuple(v)}")
+    return (int(v[0]), int(v[-1]))
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
@@ -155,7 +160,7 @@ class BatchNorm(Node):
         n = t.shape[self.axis]
         for f in ("mean", "var", "weight", "bias"):
             require(getattr(self, f).shape == (n,), name, f"{f} must have shape [{n}]")
-        require(bool((self.var >= 0).all()), name, "var must be non-negative")
+        require(bool((self.var + self.eps > 0).all()), name, "var + eps must be positive (its square root divides)")
         return TensorType(t.shape, Kind.REAL)
 
     def channel_scale_shift(self) -> tuple[np.ndarray, np.ndarray]:

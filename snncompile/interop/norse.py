@@ -18,7 +18,8 @@ norse 1.1.0 reads a stock ``nir.NIRGraph`` (``nir.read``) but differs from NIR/s
 * **Execution order**: ``from_nir`` builds nirtorch's (deprecated) ``GraphExecutor``, which runs the nodes in
   depth-first preorder from the input; a node run before one of its sources would read that source's output of
   the previous step. The order is checked and such a graph refused (edges are explored in file order, so a graph
-  whose branches rejoin in a single node, like a residual sum into one Affine, runs correctly).
+  whose branches rejoin in a single node, like a residual sum into one Affine, runs correctly). A source it reads
+  from the previous step is right exactly where the edge closes a cycle, as the IR's Previous nodes say.
 * **Node types**: norse maps only Input, Output, Affine, Linear, Conv2d, Flatten, SumPool2d, IF, LIF and CubaLIF;
   anything else is refused with the list.
 """
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 
 from snncompile.errors import UnsupportedError
+from snncompile.ir.recurrence import back_edges
 
 NORSE_TYPES = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Conv2d, nir.Flatten, nir.SumPool2d, nir.IF, nir.LIF,
                nir.CubaLIF)
@@ -82,13 +84,21 @@ def for_norse(graph: nir.NIRGraph) -> nir.NIRGraph:
     return graph
 
 
-def _check_order(module: torch.nn.Module) -> None:
+def _check_order(module: torch.nn.Module, graph: nir.NIRGraph) -> None:
+    """Refuse a graph that norse's executor would run in another order than the IR: the sources it reads from the
+    previous step must be exactly those of the edges that close a cycle (``snncompile.ir.recurrence``)."""
+    names = list(graph.nodes)
+    pairs = [(str(a), str(b)) for a, b in graph.edges]
+    closing = {pairs[i] for i in back_edges(names, [n for n in names if isinstance(graph.nodes[n], nir.Input)], pairs)}
+    sanitized = {n.replace(".", "_"): n for n in names}
     done: set[str] = set()
     for node in module.execution_order:
-        late = [src.name for src in module.graph.find_source_nodes_of(node) if src.name not in done]
-        if late:
-            raise UnsupportedError(f"norse's executor runs '{node.name}' before its source(s) {', '.join(late)} "
-                                   "(depth-first order): it would read their previous step")
+        late = {src.name for src in module.graph.find_source_nodes_of(node) if src.name not in done}
+        expected = {s.replace(".", "_") for s, d in closing if d.replace(".", "_") == node.name}
+        if late != expected:
+            raise UnsupportedError(f"norse's executor runs '{sanitized.get(node.name, node.name)}' before its "
+                                   f"source(s) {', '.join(sorted(late - expected))} (depth-first order): it would "
+                                   "read their previous step")
         done.add(node.name)
 
 
@@ -107,7 +117,7 @@ def run_norse(graph: nir.NIRGraph, x: np.ndarray, record: tuple[str, ...] = ()) 
 
     dt = float(graph.metadata.get("snncompile", {}).get("dt", 1e-3))
     module = from_nir(for_norse(graph), dt=dt, ignore_warnings=True)
-    _check_order(module)
+    _check_order(module, graph)
     submodules = dict(module.named_modules())
     recorded: dict[str, list[torch.Tensor]] = {name: [] for name in record}
     for name in record:  # nirtorch names a node's module after the node, dots replaced by underscores
