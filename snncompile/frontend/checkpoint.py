@@ -30,6 +30,7 @@ def _factory(spec: str) -> Callable[[], nn.Module]:
         if target.endswith(".py"):
             check_input(target)
             loader = importlib.util.spec_from_file_location(Path(target).stem, target)
+            assert loader is not None and loader.loader is not None  # a .py path always has a source file loader
             module = importlib.util.module_from_spec(loader)
             loader.loader.exec_module(module)
         else:

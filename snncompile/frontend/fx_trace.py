@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -20,7 +20,7 @@ import torch.fx as fx
 from torch import nn
 
 from snncompile.errors import UnsupportedError, one_line
-from snncompile.frontend.functions import FUNCTIONS, METHODS, Tensor, supported_functions
+from snncompile.frontend.functions import FUNCTIONS, METHODS, Converter, Tensor, supported_functions
 from snncompile.frontend.modules import LEAVES, PASS_THROUGH, STATEFUL, converter_for, supported_modules
 from snncompile.ir import Edge, Graph, Kind, TensorType, verify
 from snncompile.ir import nodes as n
@@ -161,7 +161,9 @@ class _Builder:
         module = self.gm.get_submodule(str(node.target))
         path = _path(node)
         if isinstance(module, PASS_THROUGH):
-            self.name_of[node] = self.name_of[node.args[0]]
+            source = node.args[0]
+            assert isinstance(source, fx.Node)  # a module in the traced step is applied to a traced value
+            self.name_of[node] = self.name_of[source]
             return
         convert = converter_for(module)
         if convert is None:
@@ -172,13 +174,15 @@ class _Builder:
                                    "its state would be shared — use one neuron module per layer")
         args = [self._arg(a) for a in node.args]
         tensors = [a for a in args if isinstance(a, Tensor)]
-        ir = convert(module, self._shape(node.args[0]), self._shape(node), path)
+        source = node.args[0]
+        assert isinstance(source, fx.Node)
+        ir = convert(module, self._shape(source), self._shape(node), path)
         self._add(node, ir, list(zip(tensors, ir.ports, strict=True)))
 
     def _function(self, node: fx.Node) -> None:
         if not torch.is_tensor(self.values[node]):
             return  # shape arithmetic (x.shape, x.size(0), ...): a constant, substituted where used
-        table = METHODS if node.op == "call_method" else FUNCTIONS
+        table: Mapping[Any, Converter] = METHODS if node.op == "call_method" else FUNCTIONS
         key = node.target
         convert = table.get(key)
         label = key if isinstance(key, str) else getattr(key, "__name__", str(key))

@@ -132,7 +132,7 @@ def single_step_copy(model: nn.Module) -> nn.Module:
     _unwrap(clone)
     sj_functional.set_step_mode(clone, "s")
     clone.eval()
-    clone.step = clone.forward
+    clone.step = clone.forward  # type: ignore[assignment]  # torch types Module.__setattr__ for tensors and modules
     return clone
 
 

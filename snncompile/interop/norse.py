@@ -27,7 +27,8 @@ norse 1.1.0 reads a stock ``nir.NIRGraph`` (``nir.read``) but differs from NIR/s
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import nir
 import numpy as np
@@ -84,9 +85,10 @@ def for_norse(graph: nir.NIRGraph) -> nir.NIRGraph:
     return graph
 
 
-def _check_order(module: torch.nn.Module, graph: nir.NIRGraph) -> None:
+def _check_order(module: Any, graph: nir.NIRGraph) -> None:
     """Refuse a graph that norse's executor would run in another order than the IR: the sources it reads from the
-    previous step must be exactly those of the edges that close a cycle (``snncompile.ir.recurrence``)."""
+    previous step must be exactly those of the edges that close a cycle (``snncompile.ir.recurrence``). ``module``:
+    the nirtorch GraphExecutor that norse builds (untyped: its ``execution_order`` and ``graph`` are nirtorch's)."""
     names = list(graph.nodes)
     pairs = [(str(a), str(b)) for a, b in graph.edges]
     closing = {pairs[i] for i in back_edges(names, [n for n in names if isinstance(graph.nodes[n], nir.Input)], pairs)}
@@ -102,7 +104,7 @@ def _check_order(module: torch.nn.Module, graph: nir.NIRGraph) -> None:
         done.add(node.name)
 
 
-def _recorder(into: list[torch.Tensor]):
+def _recorder(into: list[torch.Tensor]) -> Callable[[torch.nn.Module, tuple, torch.Tensor | tuple], None]:
     """A forward hook appending a module's output (a neuron's spikes: the first of ``(spikes, state)``) to ``into``."""
     def hook(_module: torch.nn.Module, _inputs: tuple, out: torch.Tensor | tuple) -> None:
         into.append((out[0] if isinstance(out, tuple) else out).detach())

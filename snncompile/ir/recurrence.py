@@ -92,9 +92,9 @@ def derive_types(nodes: dict[str, Node], edges: list[Edge], fresh: set[str]) -> 
         if e.src in fresh and (e.dst, e.port) not in fed and not isinstance(nodes[e.dst], Previous):
             raise IRError(e.dst, f"port '{e.port}' is fed only through a cycle (from '{source[e.src]}'); a node needs "
                           "an edge from outside its cycle to give it a shape")
-    acyclic = Graph({k: v for k, v in nodes.items() if k not in fresh}, open_edges)
+    acyclic = Graph({k: v for k, v in nodes.items() if k not in fresh}, tuple(open_edges))
     typed = {k: Previous(type=acyclic.types[source[k]]) if k in fresh else v for k, v in nodes.items()}
-    return dict(retype_previous(Graph(typed, edges)).nodes), edges
+    return dict(retype_previous(Graph(typed, tuple(edges))).nodes), edges
 
 
 def retype_previous(graph: Graph) -> Graph:
@@ -102,7 +102,8 @@ def retype_previous(graph: Graph) -> Graph:
     cycle carries); ``graph`` itself if nothing changes. Kinds only grow along sums, so this settles."""
     names = graph.previous
     for _ in range(len(names) + 2):
-        changed = {n: Previous(type=t) for n in names if (t := graph.port_types(n)["input"]) != graph.nodes[n].type}
+        changed = {n: Previous(type=t) for n, node in graph.nodes.items()
+                   if isinstance(node, Previous) and (t := graph.port_types(n)["input"]) != node.type}
         if not changed:
             return graph
         graph = graph.replace(nodes={**graph.nodes, **changed})

@@ -11,7 +11,7 @@ from collections.abc import Collection
 
 from snncompile.errors import IRError
 from snncompile.ir.graph import Graph
-from snncompile.ir.nodes import Input, Output
+from snncompile.ir.nodes import Input, Output, Previous
 
 
 def verify(graph: Graph, allowed_ops: Collection[str] | None = None, stage: str = "") -> Graph:
@@ -48,7 +48,9 @@ def _check(graph: Graph, allowed_ops: Collection[str] | None) -> None:
         if not isinstance(node, Input) and not graph.sources(name):
             raise IRError(name, f"{node.op} has no incoming edge")
     graph.types  # noqa: B018 - inference checks order (no cycles), ports and shapes
-    for name in graph.previous:
-        declared, actual = graph.nodes[name].type, graph.port_types(name)["input"]
+    for name, node in graph.nodes.items():
+        if not isinstance(node, Previous):
+            continue
+        declared, actual = node.type, graph.port_types(name)["input"]
         if declared != actual:
             raise IRError(name, f"Previous declares type {declared} but its input is {actual}")

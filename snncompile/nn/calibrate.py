@@ -57,7 +57,7 @@ def firing_rates(model: StepModel, x_seq: Tensor) -> dict[str, float]:
 
     Keys are the LIFs' qualified module names in ``model.named_modules()`` order. The model's mode is kept.
     """
-    names = {module: name for name, module in model.named_modules() if isinstance(module, LIF)}
+    names: dict[nn.Module, str] = {module: name for name, module in model.named_modules() if isinstance(module, LIF)}
     spikes = dict.fromkeys(names.values(), 0.0)
     elements = dict.fromkeys(names.values(), 0)
 

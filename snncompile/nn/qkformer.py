@@ -27,8 +27,9 @@ Parameter counts (BN affine included) are in docs/models/qkformer.md and tested 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from torch import Tensor, nn
 
@@ -228,8 +229,9 @@ class QKFormer(StepModel):
         for embed, blocks in zip(self.patch_embeds, self.stages, strict=True):
             x = embed(x if tokens is None else to_image(tokens, x.shape))
             tokens = to_tokens(x)
-            for block in blocks:
+            for block in cast("Iterable[nn.Module]", blocks):  # each stage is a ModuleList
                 tokens = block(tokens)
+        assert tokens is not None  # a QKFormer has at least one stage
         return self.head(tokens.mean(1))
 
 

@@ -92,7 +92,7 @@ def region(graph: Graph, mask: str, off: np.ndarray) -> set[str]:
 
 def _row_synapses(graph: Graph, names: set[str]) -> int:
     """Synapses per token row of the Affine/Linear nodes ``names``."""
-    synapses = [graph.nodes[k] for k in names if isinstance(graph.nodes[k], n.Affine | n.Linear)]
+    synapses = [node for k in names if isinstance(node := graph.nodes[k], n.Affine | n.Linear)]
     return sum(int(np.prod(node.weight.shape)) for node in synapses)
 
 
@@ -100,7 +100,9 @@ def shrink(graph: Graph) -> Shrink:
     """Drop, for every StaticTokenMask, its always-masked rows from its region; count the rest as skippable."""
     tokens = skippable = 0
     for mask in [k for k in graph.order if isinstance(graph.nodes[k], n.StaticTokenMask)]:
-        static = graph.nodes[mask].mask
+        node = graph.nodes[mask]
+        assert isinstance(node, n.StaticTokenMask)  # as chosen above: _drop_rows keeps the mask node
+        static = node.mask
         dead, ever = static.max(0) == 0, static.min(0) == 0
         nodes_in = region(graph, mask, ever)
         skippable += int((static[:, ~dead] == 0).sum()) * _row_synapses(graph, nodes_in)
@@ -113,11 +115,13 @@ def shrink(graph: Graph) -> Shrink:
 
 def _drop_rows(graph: Graph, mask: str, inside: set[str], live: np.ndarray) -> Graph:
     """``graph`` with the nodes ``inside`` computing the rows ``live`` only."""
-    index, size = tuple(int(i) for i in live), len(graph.nodes[mask].mask[0])
+    static = graph.nodes[mask]
+    assert isinstance(static, n.StaticTokenMask)
+    index, size = tuple(int(i) for i in live), len(static.mask[0])
     nodes: dict[str, Node] = dict(graph.nodes)
     fresh = FreshNames(graph.nodes)
     mask_live = fresh(f"{mask}.live")
-    nodes[mask_live] = n.StaticTokenMask(mask=graph.nodes[mask].mask[:, live])
+    nodes[mask_live] = n.StaticTokenMask(mask=static.mask[:, live])
     edges = [Edge(s, mask_live, "input") for s in graph.sources(mask)["input"]]
     wires: dict[tuple[str, str], str] = {}
 

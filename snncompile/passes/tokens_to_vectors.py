@@ -192,6 +192,7 @@ class _Builder:
         """Store ``neuron`` as ``s = v[idx]``: rows of its input Affines and its array parameters reordered."""
         for s in {e.src for e in self.edges if e.dst == neuron}:
             affine = self.nodes[s]
+            assert isinstance(affine, n.Affine)  # _free: the neuron is fed only by Affines made here
             self.nodes[s] = affine.replace(weight=affine.weight[idx], bias=affine.bias[idx])
         node = self.nodes[neuron]
         self.nodes[neuron] = node.replace(**{f: getattr(node, f)[idx] for f in node.arrays

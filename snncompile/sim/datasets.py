@@ -24,8 +24,8 @@ def load_dataset(spec: str) -> tuple[np.ndarray, np.ndarray | None]:
     if spec == "digits":
         from snncompile.nn.data import load_digits_split
 
-        _, _, x, y = load_digits_split()
-        return x.numpy(), y.numpy()
+        _, _, x_test, y_test = load_digits_split()
+        return x_test.numpy(), y_test.numpy()
     path = Path(spec)
     if path.suffix != ".npz" and not path.is_dir():
         raise UnsupportedError(f"--data '{spec}': expected one of {', '.join(NAMES)} or a .npz file with array x "
