@@ -11,12 +11,15 @@ OLD_SJ := 0.0.0.0.12 0.0.0.0.14
 
 setup: $(STAMP)
 
-$(STAMP): Makefile pyproject.toml constraints.txt requirements-nodeps.txt requirements-sj.txt
+$(STAMP): Makefile pyproject.toml constraints.txt requirements-nodeps.txt requirements-sj.txt \
+		requirements-lava.txt requirements-lava-deps.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/pip install -q -c constraints.txt -r requirements-sj.txt
 	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
+	$(BIN)/pip install -q -c constraints.txt -r requirements-lava-deps.txt
+	$(BIN)/pip install -q --no-deps --ignore-requires-python -r requirements-lava.txt
 	for v in $(OLD_SJ); do $(BIN)/pip install -q --no-deps --upgrade --target $(VENV)/spikingjelly-$$v spikingjelly==$$v; done
 	touch $(STAMP)
 
@@ -24,7 +27,8 @@ demo: setup
 	$(BIN)/python examples/demo.py $(if $(MODEL),--model $(MODEL))
 
 lint: setup
-	$(BIN)/ruff check snncompile tests examples bench
+	$(BIN)/ruff check snncompile tests examples bench targets
+	$(BIN)/mypy  # files and options: pyproject.toml [tool.mypy]
 
 test: lint
 	$(BIN)/python -m pytest

@@ -42,7 +42,7 @@ def test_integer_input_conventions_differ(model, tmp_path, capsys):
     files = {}
     for mode in ("ac", "mac"):
         files[mode] = tmp_path / f"{mode}.json"
-        run_ok(["energy", model, "--data", "digits", "--limit", "8", "--target", "generic-45nm",
+        run_ok(["energy", model, "--data", "digits", "--limit", "8", "--chip", "generic-45nm",
                 "--integer-inputs", mode, "--json", files[mode]], capsys)
     ac, mac = (json.loads(files[m].read_text())["targets"][0]["by_kind"] for m in ("ac", "mac"))
     assert ac["mac"] < mac["mac"] and ac["synop"] > mac["synop"]
@@ -57,7 +57,7 @@ def test_bad_inputs_give_one_line(model, tmp_path, capsys):
     out = tmp_path / "r.json"
     assert "lower the graph first" in run_bad(["energy", model, "--data", "digits", "--limit", "2", "--no-lower",
                                                "--json", out], capsys)
-    assert "nope" in run_bad(["energy", model, "--data", "digits", "--target", "nope", "--json", out], capsys)
+    assert "nope" in run_bad(["energy", model, "--data", "digits", "--chip", "nope", "--json", out], capsys)
     bad = tmp_path / "rates.json"
     bad.write_text("{}")
     assert "schema" in run_bad(["energy", "--rates", bad], capsys)

@@ -136,7 +136,8 @@ def test_nir_target_names_the_products_first(files, tmp_path, capsys):
 # -- 4. the analytical mode refuses the measured mode's options ----------------------------------------------------
 @pytest.mark.parametrize(("given", "shown"), [
     (["--html", "{out}/r.html"], "--html"), (["--markdown", "{out}/r.md"], "--markdown"),
-    (["--target", "loihi1"], "--target"), (["--data", "digits"], "--data"), (["--limit", "3"], "--limit"),
+    (["--chip", "loihi1"], "--chip"), (["--target", "lava"], "--target"), (["--data", "digits"], "--data"),
+    (["--limit", "3"], "--limit"),
     (["--batch-size", "8"], "--batch-size"), (["-T", "3"], "-T/--steps"), (["--integer-inputs", "mac"],
                                                                              "--integer-inputs"),
     (["--float32"], "--float32"), (["--data", "digits", "--html", "{out}/r.html"], "--data, --html"),
@@ -218,8 +219,8 @@ def test_argparse_errors_are_one_line(files, tmp_path, capsys):
     assert line == ("snncompile: error: the following arguments are required: --passes; "
                     "see 'snncompile lower --help'")
     assert fail(["frobnicate"], capsys).startswith("snncompile: error: argument COMMAND: invalid choice: 'frobnicate'")
-    assert "invalid choice: 'lava' (choose from 'cpu', 'nir')" in fail(
-        ["compile", files["dense"], "--target", "lava", "-o", tmp_path / "m.nir"], capsys)
+    assert "invalid choice: 'nope' (choose from 'cpu', 'lava', 'nir')" in fail(
+        ["compile", files["dense"], "--target", "nope", "-o", tmp_path / "m.nir"], capsys)
     assert QUOTE not in fail(["lower", files["dense"], "--passes", "nope", "-o", tmp_path / "m.nir"], capsys)
     nothing_left(tmp_path)
 
@@ -259,7 +260,8 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     return {"": top, **sub.choices}
 
 
-@pytest.mark.parametrize("command", ["", "export", "inspect", "simulate", "lower", "compile", "energy"])
+@pytest.mark.parametrize("command", ["", "export", "inspect", "simulate", "lower", "compile", "check", "energy",
+                                     "targets"])
 def test_help_reads_cleanly(command, capsys):
     with pytest.raises(SystemExit) as done:
         main([command, "--help"] if command else ["--help"])
@@ -280,7 +282,7 @@ def test_help_reads_cleanly(command, capsys):
 # -- 9. the HTML report shows '-' where the terminal does ----------------------------------------------------------
 def test_html_layer_energy_not_modelled_is_a_dash(files, tmp_path, capsys):
     page = tmp_path / "r.html"
-    out, _ = succeed(["energy", files["dense"], "--data", files["static"], "--target", "generic-45nm", "--html",
+    out, _ = succeed(["energy", files["dense"], "--data", files["static"], "--chip", "generic-45nm", "--html",
                       page], capsys)
     layers = page.read_text().split("<h2>Per-layer counts</h2>")[1]
     lif_rows = [row.split("</tr>")[0] for row in layers.split("<tr>") if row.startswith("<td><code>lif")]
@@ -345,7 +347,7 @@ def test_data_mistakes(files, capsys):
 # -- other arguments a new user gets wrong --------------------------------------------------------------------------
 @pytest.mark.parametrize("argv", [
     ["inspect", ""], ["simulate", "{dense}", "--data", ""], ["export", CHECKPOINT, "-o", ""],
-    ["energy", "--rates", ""], ["energy", "{dense}", "--data", "digits", "--target", ""],
+    ["energy", "--rates", ""], ["energy", "{dense}", "--data", "digits", "--chip", ""],
     ["export", CHECKPOINT, "--config", "", "-o", "{out}/m.nir"],
 ])
 def test_empty_values(files, tmp_path, capsys, argv):

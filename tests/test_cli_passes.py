@@ -81,7 +81,7 @@ def test_explain_prints_one_line_per_refusal(tmp_path, capsys):
     (["lower", "--passes", "fold-batchnorm,nope"], "unknown pass 'nope' (passes: fold-batchnorm, "),
     (["lower", "--passes", "fold-batchnorm{axis=1}"], "pass 'fold-batchnorm' has no option 'axis' (options: none)"),
     (["lower", "--passes", "fold-batchnorm", "--dump-after", "maxpool-spikes"], "--dump-after 'maxpool-spikes'"),
-    (["compile", "--target", "lava"], "argument --target: invalid choice: 'lava' (choose from 'cpu', 'nir')"),
+    (["compile", "--target", "nope"], "argument --target: invalid choice: 'nope' (choose from 'cpu', 'lava', 'nir')"),
 ])
 def test_bad_input_one_line_no_output(exported, tmp_path, capsys, args, message):
     out = tmp_path / "out.nir"

@@ -129,7 +129,7 @@ def test_export_input_kind_binary_counts_an_event_model_first_layer_as_sops(tmp_
     for kind in ("binary", "real"):
         nir, out = tmp_path / f"{kind}.nir", tmp_path / f"{kind}.json"
         run_ok(["export", EXAMPLES / "spikformer_digits.pt", "-o", nir, "--input-kind", kind], capsys)
-        run_ok(["energy", nir, "--data", data, "--target", "generic-45nm", "--json", out], capsys)
+        run_ok(["energy", nir, "--data", data, "--chip", "generic-45nm", "--json", out], capsys)
         report = json.loads(out.read_text())
         assert report["layers"][0]["input_kind"] == kind
         figures[kind] = report["paper"]["spikformer"]

@@ -74,6 +74,12 @@ def every_node_graph() -> Graph:
         "rec": n.Affine(weight=w(5, 5), bias=w(5)), "rec.prev": n.Previous(type=TensorType((5,), Kind.REAL)),
         "slice": n.Slice(axis=1, start=2, stop=5), "cat": n.Concat(axis=-1), "sum": n.Sum(axis=0), "cout": n.Output(),
         "out": n.Output(), "out2": n.Output(), "out3": n.Output(), "out4": n.Output(),
+        "lx": n.Input(type=TensorType((1, 4, 4))), "lenc": n.LoihiEncode(scale=128.0, limit=255),
+        "lconv": n.LoihiConv2d(weight=2 * rng.integers(-127, 128, (2, 1, 3, 3)), padding=(1, 1), message_bits=8),
+        "llif": n.LoihiLIF(du=4095, dv=2048, vth=100, bias_mant=np.array([[[3]], [[-5]]]), bias_exp=2),
+        "lflat": n.Flatten(start_dim=0), "ldense": n.LoihiDense(weight=2 * rng.integers(-127, 128, (3, 32)),
+                                                                weight_exp=-2),
+        "llif2": n.LoihiLIF(du=100, dv=10, vth=131071, bias_mant=0, bias_exp=0), "lout": n.Output(),
     }
     chain = [("x", "conv"), ("conv", "bn"), ("bn", "lif"), ("lif", "mp"), ("lif", "sp"), ("lif", "ap"),
              ("mp", "add"), ("sp", "add"), ("sp", "add"), ("add", "if"), ("ap", "scale"), ("scale", "thr"),
@@ -81,7 +87,9 @@ def every_node_graph() -> Graph:
              ("s", "li"),
              ("li", "cli"), ("cli", "clif"), ("clif", "i"), ("i", "delay"), ("delay", "aff"), ("aff", "out"),
              ("mm", "c1"), ("c1", "out2"), ("clif", "out3"), ("blocks.0.attn", "lin"), ("tr", "out4"),
-             ("clif", "rec"), ("rec", "rec.prev"), ("rec.prev", "cli")]  # recurrence: cli -> clif -> rec -> cli
+             ("clif", "rec"), ("rec", "rec.prev"), ("rec.prev", "cli"),  # recurrence: cli -> clif -> rec -> cli
+             ("lx", "lenc"), ("lenc", "lconv"), ("lconv", "llif"), ("llif", "lflat"), ("lflat", "ldense"),
+             ("ldense", "llif2"), ("llif2", "lout")]
     ports = [Edge("conv", "dscore", "y"), Edge("dxs", "dscore", "x"), Edge("conv", "dagg", "y"),
              Edge("dattn", "dagg", "attn"), Edge("dscore", "dout1"), Edge("dagg", "dout2")]
     ports += [Edge("tx", "tscore", "score"), Edge("tscore", "thalt"), Edge("tx", "tmask"),

@@ -12,7 +12,8 @@ from snncompile.ir.nir_io import read_nir
 from snncompile.passes.base import Pass, PassResult
 from snncompile.passes.fold_batchnorm import FoldBatchNorm
 from snncompile.passes.maxpool_spikes import MaxPoolSpikes
-from snncompile.passes.registry import PASSES, PIPELINES, options, parse_passes, pipeline, run_pipeline
+from snncompile.passes.registry import PASSES, options, parse_passes, pipeline, run_pipeline
+from snncompile.targets.plugins import load_target, target_names
 from tests.graphs import dense_lif
 
 
@@ -84,9 +85,10 @@ def test_registry_is_lazy_and_named_like_the_passes():
         {name: load() for name, load in PASSES.items()}.items()
     assert all(load().name == name for name, load in PASSES.items())
     assert pipeline("cpu")[:2] == [FoldBatchNorm(), MaxPoolSpikes()]
-    assert all(parse_passes(",".join(specs)) for specs in PIPELINES.values())
-    with pytest.raises(SnnError, match=r"^unknown target 'lava' \(targets: cpu, nir\)$"):
-        pipeline("lava")
+    targets = [load_target(name) for name in target_names()]
+    assert all(parse_passes(",".join(t.pipeline(t.chip(None)))) for t in targets)
+    with pytest.raises(SnnError, match=r"^unknown target 'nope' \(targets: cpu, lava, nir\)$"):
+        pipeline("nope")
 
 
 def test_pipeline_reports_and_dumps_after_a_pass(tmp_path):

@@ -4,10 +4,10 @@ spikes in every layer; what it cannot express is refused with the reason."""
 
 import numpy as np
 import pytest
+from snncompile_nir import ACCEPTS as NIR_OPS
 
 from snncompile.ir import Edge, Graph, TensorType
 from snncompile.ir import nodes as n
-from snncompile.passes.registry import TARGET_OPS
 from snncompile.passes.tokens_to_vectors import TokensToVectors
 from snncompile.sim import simulate
 from tests.graphs import chain, lif
@@ -71,7 +71,7 @@ def test_token_graph_becomes_flat_primitives_with_identical_spikes():
     assert [lowered.nodes[k].op for k in lowered.order] == [
         "Input", "Conv2d", "LIF", "SumPool2d", "LIF", "Flatten", "Affine", "LIF", "Affine", "LIF", "Affine", "LIF",
         "Affine", "Output"]
-    assert {node.op for node in lowered.nodes.values()} <= TARGET_OPS["nir"]
+    assert {node.op for node in lowered.nodes.values()} <= NIR_OPS
     pool = lowered.nodes["pool"]
     assert (pool.tau, pool.r, pool.v_leak, pool.v_reset, pool.fire) == (1.0, 1.0, 0.0, 0.0, ">")
     assert lowered.types["lif2"].shape == (24,) and lowered.types["pool"].shape == (4, 2, 2)

@@ -1,11 +1,12 @@
 """Operation counts and energy of an NIR model from simulated activity (or from a rates file).
 
     snncompile energy model.nir --data digits                    # lower for the cpu target, simulate, report
-    snncompile energy model.nir --data digits --target loihi1 --target my-chip.toml --html report.html
+    snncompile energy model.nir --data digits --chip loihi1 --chip my-chip.toml --html report.html
+    snncompile energy model.nir --data digits --target lava          # every chip of the lava target
     snncompile energy --rates rates.json [model.nir] [--json r.json]   # analytical: firing rates from a file
 
-Counts are measured from the recorded activity of every sample; energies use each target description's
-per-operation costs (bundled: see --target). Reports: terminal tables, --json, --markdown, --html.
+Counts are measured from the recorded activity of every sample (after the cpu pipeline); energies use each chip
+description's per-operation costs (see --chip). Reports: terminal tables, --json, --markdown, --html.
 The analytical mode (--rates) takes only FILE.nir, --dt, --no-lower and --json; it refuses the measured mode's
 options.
 """
@@ -25,19 +26,24 @@ from snncompile.energy.report import REFERENCE, build_report
 from snncompile.errors import SnnError
 from snncompile.files import write_text
 from snncompile.ir import Graph
-from snncompile.passes.registry import TARGET_OPS, pipeline, run_pipeline
-from snncompile.targets.description import bundled, load_description
+from snncompile.passes.registry import pipeline, run_pipeline
+from snncompile.targets.chips import chip_names, load_chip
+from snncompile.targets.description import Description, bundled, load_description
+from snncompile.targets.plugins import load_target, target_names
 
 HELP = "synaptic operations and energy per target, from simulated activity"
-MEASURED_ONLY = DATA_OPTIONS + ("--target", "--integer-inputs", "--markdown", "--html")
+MEASURED_ONLY = DATA_OPTIONS + ("--target", "--chip", "--integer-inputs", "--markdown", "--html")
 """Options of the measured mode that the analytical mode (--rates) refuses rather than ignores."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_file(p, nargs="?")
     add_data_arguments(p)
-    p.add_argument("--target", action="append", metavar="NAME|FILE.toml", type=name,
-                   help=f"hardware description, repeatable (default: every bundled one: {', '.join(bundled())})")
+    p.add_argument("--chip", action="append", metavar="NAME|FILE.toml", type=name,
+                   help=f"a chip whose per-operation costs price the counts, or a chip description file; repeatable "
+                   f"(default: every chip of --target, else every known one: {', '.join(bundled())})")
+    p.add_argument("--target", choices=target_names(), help="price on this target's chips only (default: any "
+                   "target's, and the energy-only chips, which no target compiles for yet)")
     p.add_argument("--integer-inputs", choices=INTEGER_INPUTS, help="cost integer (spike-count) inputs as their "
                    "value in accumulates (ac) or as one MAC each (default: ac)")
     p.add_argument("--no-lower", action="store_true", help="count the graph as given (default: cpu pipeline first)")
@@ -48,10 +54,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _lowered(graph: Graph, no_lower: bool) -> tuple[Graph, list[str]]:
-    if no_lower or {node.op for node in graph.nodes.values()} <= TARGET_OPS["cpu"]:
+    if no_lower or {node.op for node in graph.nodes.values()} <= load_target("cpu").accepts:
         return graph, []
     graph, steps = run_pipeline(graph, pipeline("cpu"))
     return graph, [s.spec for s in steps if s.changed]
+
+
+def _descriptions(target: str | None, chips: list[str] | None) -> list[Description]:
+    """The energy descriptions of ``chips`` (each checked to belong to ``target`` when given), or of every chip of
+    ``target``, or of every known chip."""
+    if chips:
+        for chip in chips if target else []:
+            load_chip(chip, target)  # refuses a chip of another target
+        return [load_description(chip) for chip in chips]
+    names = bundled() if target is None else [c for c in chip_names(target) if c in bundled()]
+    return [load_description(chip) for chip in names]
 
 
 def _refuse_measured_options(args: argparse.Namespace) -> None:
@@ -85,9 +102,9 @@ def run(args: argparse.Namespace) -> None:
     if not args.file:
         raise SnnError("give an NIR file (or --rates FILE.json for the analytical mode)")
     check_outputs([args.json, args.markdown, args.html])
-    targets = [load_description(t) for t in (args.target or bundled())]
+    targets = _descriptions(args.target, args.chip)
     graph, lowering = _lowered(read_graph(args), args.no_lower)
-    result, _ = simulate_data(graph, args)
+    result, _, graph = simulate_data(graph, args)  # with --fixed-point: the graph lowered for that chip
     report = build_report(count(graph, result.activity), targets, model=args.file, data=args.data,
                           accuracy=result.accuracy, lowering=lowering, integer_inputs=args.integer_inputs or "ac")
     renders = {args.json: lambda: json.dumps(report, indent=1) + "\n", args.markdown: lambda: markdown(report)}

@@ -50,7 +50,7 @@ def _shape(args: argparse.Namespace, model: object, meta: dict) -> tuple[int, ..
 def run(args: argparse.Namespace) -> None:
     check_outputs([args.output])
     model, meta = load_model(args.checkpoint, config=args.config, factory=args.model)
-    metadata = {"source": Path(args.checkpoint).name}
+    metadata: dict[str, object] = {"source": Path(args.checkpoint).name}
     steps = args.steps if args.steps is not None else int(meta["T"]) if "T" in meta else None
     if steps is not None:
         metadata["steps"] = steps

@@ -9,20 +9,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from snncompile import api
 from snncompile.cli.options import Once, add_file, check_outputs, name, read_graph
 from snncompile.errors import SnnError
-from snncompile.ir import verify
-from snncompile.ir.nir_io import write_nir
-from snncompile.passes.base import Pass
-from snncompile.passes.registry import PASSES, check_target, parse_passes, run_pipeline
+from snncompile.passes.registry import PASSES
 
 HELP = "run passes on an NIR file"
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
+def add_common(p: argparse.ArgumentParser, output: str = "OUT.nir",
+               what: str = "the lowered .nir file to write") -> None:
     """Arguments shared by ``lower`` and ``compile``."""
     add_file(p)
-    p.add_argument("-o", "--output", required=True, type=name, metavar="OUT.nir", help="the lowered .nir file to write")
+    p.add_argument("-o", "--output", required=True, type=name, metavar=output, help=what)
     p.add_argument("--dump-after", metavar="PASS", type=name,
                    help="also write the graph after PASS, as DIR/<index>-<PASS>.nir")
     p.add_argument("--dump-dir", metavar="DIR", type=name,
@@ -37,7 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"{', '.join(PASSES)}")
 
 
-def _dump_dir(args: argparse.Namespace) -> Path:
+def dump_dir(args: argparse.Namespace) -> Path:
+    """The folder of --dump-after files: --dump-dir (an existing folder), else the output's folder."""
     if args.dump_dir is None:
         return Path(args.output).parent
     if args.dump_after is None:
@@ -48,24 +48,26 @@ def _dump_dir(args: argparse.Namespace) -> Path:
     return folder
 
 
-def lower(args: argparse.Namespace, passes: list[Pass], target: str | None = None) -> None:
-    """Read ``args.file``, run ``passes``, report, check the result against ``target``'s ops, write ``args.output``."""
-    check_outputs([args.output])
-    dump_dir = _dump_dir(args)
-    graph, report = run_pipeline(read_graph(args), passes, dump_after=args.dump_after, dump_dir=dump_dir)
-    for step in report:
+def print_steps(lowered: api.Lowered, explain: bool) -> None:
+    """One line per pass (what it changed), and with ``explain`` one line per refusal."""
+    for step in lowered.steps:
         what = "changed" if step.changed else "unchanged"
-        print(f"{step.spec}: {what}, {step.nodes_before} -> {step.nodes_after} nodes, "
-              f"{len(step.refusals)} refused")
-        if args.explain:
+        print(f"{step.spec}: {what}, {step.nodes_before} -> {step.nodes_after} nodes, {len(step.refusals)} refused")
+        if explain:
             for refusal in step.refusals:
                 print(f"  {refusal}")
-    if target is not None:
-        check_target(graph, target)
-    verify(graph)
-    write_nir(graph, args.output)
-    print(f"wrote {args.output}: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
+
+
+def print_written(compiled: api.Compiled) -> None:
+    """One line per file written; an NIR file's with its nodes and edges."""
+    graph = compiled.lowered.graph
+    for path in compiled.files:
+        sizes = f": {len(graph.nodes)} nodes, {len(graph.edges)} edges" if path.suffix == ".nir" else ""
+        print(f"wrote {path}{sizes}")
 
 
 def run(args: argparse.Namespace) -> None:
-    lower(args, parse_passes(args.passes))
+    check_outputs([args.output])
+    lowered = api.run_passes(read_graph(args), args.passes, dump_after=args.dump_after, dump_dir=dump_dir(args))
+    print_steps(lowered, args.explain)
+    print_written(api.deploy(lowered, args.output))

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from snncompile import __version__
-from snncompile.cli import compile, energy, export, inspect, lower, simulate
+from snncompile.cli import check, compile, energy, export, inspect, lower, simulate, targets
 from snncompile.errors import SnnError
 from snncompile.passes.registry import QUOTE_HINT
 
 COMMANDS = {"export": export, "inspect": inspect, "simulate": simulate, "lower": lower, "compile": compile,
-            "energy": energy}
+            "check": check, "energy": energy, "targets": targets}
 FORMATTER = argparse.RawDescriptionHelpFormatter
 """Descriptions (the command modules' docstrings) keep their line breaks, so examples stay one per line. Options keep
 their defaults None (so that a mode can tell which were given) and say their default in their help text."""

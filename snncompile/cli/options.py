@@ -57,6 +57,20 @@ def add_file(p: argparse.ArgumentParser, nargs: str | None = None) -> None:
                    "NIR files by other tools store none, so pass it, in the unit of their time constants)")
 
 
+def add_target(p: argparse.ArgumentParser, required: bool = False) -> None:
+    """``--target NAME`` (an installed target plugin) and ``--chip NAME|FILE.toml`` (one of its chips)."""
+    from snncompile.targets.chips import chip_names
+    from snncompile.targets.plugins import target_names
+
+    names = target_names()
+    chips = "; ".join(f"{t}: {', '.join(chip_names(t))}" for t in names if chip_names(t))
+    p.add_argument("--target", required=required, choices=names, action=Once,
+                   help=f"the target: {', '.join(names)} ('snncompile targets' says what each takes)")
+    p.add_argument("--chip", metavar="NAME|FILE.toml", type=name, action=Once,
+                   help=f"the target's chip or a chip description file ({chips}) (default: the target's default "
+                   "chip, which 'snncompile targets' names)")
+
+
 def read_graph(args: argparse.Namespace) -> Graph:
     """``args.file`` read with ``args.dt``; warns when dt is not small against a neuron's time constant."""
     graph = read_nir(args.file, dt=args.dt)

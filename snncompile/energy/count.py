@@ -159,7 +159,9 @@ def _mask(graph: Graph, name: str, act: Activity, layer: LayerCount) -> None:
 def _merge(graph: Graph, name: str, act: Activity, layer: LayerCount) -> None:
     """The similarity products, counted once: a ``flags`` node repeats the selection of its ``tokens`` twin."""
     tokens, dim = graph.port_types(name)["input"].shape
-    if graph.nodes[name].result == "tokens":
+    node = graph.nodes[name]
+    assert isinstance(node, n.TokenMerge)  # count_graph dispatches here on it
+    if node.result == "tokens":
         layer.values["macs"] += float((tokens // 2) * (tokens - tokens // 2) * dim) * act.steps * act.samples
     layer.input_kind = graph.port_types(name)["input"].kind.value
 

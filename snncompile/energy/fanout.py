@@ -16,8 +16,8 @@ from snncompile.ir import nodes as n
 from snncompile.ir.types import TensorType
 from snncompile.sim.kernels import make_kernel
 
-FANOUT_NODES: tuple[type[n.Node], ...] = (n.Affine, n.Linear, n.Conv1d, n.Conv2d, n.SumPool2d, n.AvgPool2d,
-                                          n.HeadSum, n.TokenSum, n.Sum)
+FANOUT_NODES = (n.Affine, n.Linear, n.Conv1d, n.Conv2d, n.SumPool2d, n.AvgPool2d,  # unannotated: isinstance
+                n.HeadSum, n.TokenSum, n.Sum, n.LoihiDense, n.LoihiConv2d)           # narrows to these classes
 
 
 def _connections(node: n.Node, all_weights: bool) -> n.Node:
@@ -25,10 +25,15 @@ def _connections(node: n.Node, all_weights: bool) -> n.Node:
     average pooling as a sum."""
     if isinstance(node, n.AvgPool2d):
         return n.SumPool2d(kernel_size=node.kernel_size, stride=node.stride, padding=node.padding)
+    if isinstance(node, n.LoihiDense):  # the fixed-point synapses as the float ones they count like
+        return _connections(n.Linear(weight=node.weight), all_weights)
+    if isinstance(node, n.LoihiConv2d):
+        return _connections(n.Conv2d(weight=node.weight, bias=np.zeros(len(node.weight)), stride=node.stride,
+                                     padding=node.padding, dilation=node.dilation, groups=node.groups), all_weights)
     changes = {}
-    if "weight" in node.arrays:
+    if isinstance(node, n.SYNAPSES):
         changes["weight"] = np.ones(node.weight.shape) if all_weights else (node.weight != 0).astype(np.float64)
-    if "bias" in node.arrays:
+    if isinstance(node, (n.Affine, n.Conv1d, n.Conv2d)):
         changes["bias"] = np.zeros_like(node.bias)
     return node.replace(**changes) if changes else node
 
@@ -42,4 +47,5 @@ def fanout(node: n.Node, name: str, inp: TensorType, all_weights: bool = False) 
     x = torch.ones((1,) + inp.shape, dtype=torch.float64, requires_grad=True)
     y, _ = make_kernel(_connections(node, all_weights), 1.0, torch.float64).step({"input": x}, None)
     y.sum().backward()
+    assert x.grad is not None  # backward() fills the gradient of a leaf that requires it
     return np.rint(x.grad[0].numpy()).astype(np.int64)

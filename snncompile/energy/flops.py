@@ -19,14 +19,15 @@ from __future__ import annotations
 from snncompile.ir import Graph
 from snncompile.ir import nodes as n
 
-WEIGHTED: tuple[type[n.Node], ...] = (n.Affine, n.Linear, n.Conv1d, n.Conv2d)
-POOLS: tuple[type[n.Node], ...] = (n.SumPool2d, n.AvgPool2d)
-SUMS: tuple[type[n.Node], ...] = (n.HeadSum, n.TokenSum, n.Sum)
+WEIGHTED = (n.Affine, n.Linear, n.Conv1d, n.Conv2d)  # unannotated: isinstance narrows to these classes
+POOLS = (n.SumPool2d, n.AvgPool2d)
+SUMS = (n.HeadSum, n.TokenSum, n.Sum)
 
 
 def matmul_flops(graph: Graph, name: str) -> int:
     """Multiply-adds of one SpikeMatMul product per step: output elements x inner size."""
     node, a = graph.nodes[name], graph.port_types(name)["a"].shape
+    assert isinstance(node, n.SpikeMatMul)  # every caller passes one
     return graph.types[name].size * (a[-2] if node.transpose_a else a[-1])
 
 

@@ -51,6 +51,7 @@ def _is_01(w: np.ndarray) -> bool:
 def _spikingjelly_weighted(graph: Graph, name: str, act: Activity, fan: np.ndarray, full: np.ndarray
                            ) -> dict[str, float]:
     node = graph.nodes[name]
+    assert isinstance(node, WEIGHTED)  # tool_values dispatches here on it
     events = act.events[name]["input"]
     x01, w01 = _binary(act, name, "input"), _is_01(node.weight)
     if x01 and w01:
@@ -78,11 +79,12 @@ def _spikingjelly_matmul(graph: Graph, name: str, act: Activity) -> dict[str, fl
 def _neurobench_weighted(graph: Graph, name: str, act: Activity, fan: np.ndarray, full: np.ndarray
                          ) -> dict[str, float]:
     node = graph.nodes[name]
+    assert isinstance(node, WEIGHTED)  # tool_values dispatches here on it
     ops = (act.events[name]["input"] * fan).reshape(act.steps, -1).sum(1)
     off = act.counts.get(name, {}).get("nonternary.input")
     spiking = np.ones(act.steps, bool) if off is None else off == 0
     dense = float(full.sum()) * act.steps * act.samples
-    bias = node.bias.size if "bias" in node.arrays else 0
+    bias = 0 if isinstance(node, n.Linear) else node.bias.size
     return {"nb_acs": float(ops[spiking].sum()), "nb_macs": float(ops[~spiking].sum()), "nb_dense": dense,
             "nb_parameters": float(node.weight.size + bias), "nb_weights": float(node.weight.size),
             "nb_zero_weights": float(node.weight.size - np.count_nonzero(node.weight))}

@@ -37,7 +37,7 @@ from snncompile.errors import InputFileError, UnsupportedError
 from snncompile.ir.nir_hdf5 import encode, text
 from snncompile.ir.node import Node
 from snncompile.ir.nodes import NEURONS, OPS, Conv1d, Conv2d, Delay, Flatten, Input, Output, Previous, Scale
-from snncompile.ir.types import TensorType
+from snncompile.ir.types import Kind, TensorType
 
 NAMESPACE = "snncompile"
 EXT_PREFIX = NAMESPACE + "."
@@ -122,7 +122,7 @@ def from_record(name: str, rec: NirRecord) -> Node:
             dims = tuple(_integral(s) for s in np.ravel(_real(shape)).tolist())
             if any(d < 0 for d in dims):
                 raise ValueError(dims)
-            kwargs["type"] = TensorType(dims, kind)
+            kwargs["type"] = TensorType(dims, Kind(kind))
         except (TypeError, ValueError, OverflowError):
             raise InputFileError(f"node '{name}' (Input): shape {shape!r:.40} or kind {kind!r} is malformed "
                                  "(kinds: binary, graded, real)") from None

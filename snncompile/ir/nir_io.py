@@ -160,7 +160,7 @@ def read_nir(path: str | os.PathLike[str], dt: float | None = None) -> Graph:
     step = dt if dt is not None else ours["dt"]
     if not isinstance(step, numbers.Real) or isinstance(step, bool):
         raise InputFileError(f"{where}: dt must be a number, got {step!r:.40}")
-    graph = Graph(nodes, edges, step, {k: v for k, v in top.meta.items() if k != NAMESPACE})
+    graph = Graph(nodes, tuple(edges), float(step), {k: v for k, v in top.meta.items() if k != NAMESPACE})
     try:
         return verify(graph, stage=f"reading {where}")
     except (ArithmeticError, ValueError, TypeError, IndexError) as err:  # a rule the verifier lacks
@@ -251,21 +251,21 @@ def _stored_previous(tree: Any) -> dict[str, tuple[tuple[str, ...], list[tuple[s
 def _restore_previous(stored: dict[str, tuple[tuple[str, ...], list[tuple[str, str]]]], edges: list[Edge]
                       ) -> list[Edge]:
     """Replace the plain edges that stand for a stored Previous node by the node's own edges, in place."""
-    edges = list(edges)
+    slots: list[Edge | None] = list(edges)
     for name, (sources, consumers) in stored.items():
         for dst, port in consumers:
             at = []
             for src in sources:
                 match = Edge(src, dst, port)
-                if match not in edges:
+                if match not in slots:
                     raise InputFileError(f"metadata {NAMESPACE}/previous: node '{name}' stands for an edge "
                                          f"'{src}' -> '{dst}' that the file lacks")
-                at.append(edges.index(match))
-                edges[at[-1]] = None  # type: ignore[call-overload]
-            edges[min(at)] = Edge(name, dst, port)
-        first = min(i for i, e in enumerate(edges) if e is not None and e.src == name)
-        edges[first:first] = [Edge(src, name) for src in sources]
-    return [e for e in edges if e is not None]
+                at.append(slots.index(match))
+                slots[at[-1]] = None
+            slots[min(at)] = Edge(name, dst, port)
+        first = min(i for i, e in enumerate(slots) if e is not None and e.src == name)
+        slots[first:first] = [Edge(src, name) for src in sources]
+    return [e for e in slots if e is not None]
 
 
 def _flatten(top: _Level) -> tuple[dict[str, NirRecord], list[Edge]]:
@@ -311,8 +311,9 @@ def _resolve(level: _Level, prefix: str, ref: str, boundary: str) -> tuple[str, 
                                    f"{boundary} nodes; an edge must name exactly one as '{ref}.<{boundary}>'")
         return _resolve(item, f"{prefix}{ref}.", ends[0], boundary)
     head, _, rest = ref.partition(".")
-    if rest and isinstance(level.nodes.get(head), _Level):
-        return _resolve(level.nodes[head], f"{prefix}{head}.", rest, boundary)  # type: ignore[arg-type]
+    sub = level.nodes.get(head)
+    if rest and isinstance(sub, _Level):
+        return _resolve(sub, f"{prefix}{head}.", rest, boundary)
     node, _, port = ref.rpartition(".")
     if node and isinstance(level.nodes.get(node), NirRecord):
         return prefix + node, port

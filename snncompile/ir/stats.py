@@ -33,9 +33,9 @@ def _valid_taps(size: int, kernel: int, stride: int, padding: int, dilation: int
 
 
 def synapse_count(node: n.Node, inp: TensorType, out: TensorType) -> int:
-    if isinstance(node, n.Affine | n.Linear):
+    if isinstance(node, n.Affine | n.Linear | n.LoihiDense):
         return int(np.prod(inp.shape[:-1], dtype=np.int64)) * node.weight.shape[0] * node.weight.shape[1]
-    if isinstance(node, n.Conv2d | n.Conv1d):
+    if isinstance(node, n.Conv2d | n.Conv1d | n.LoihiConv2d):
         w = node.weight
         axes = len(w.shape) - 2
         stride, padding, dilation = (tuple(np.broadcast_to(v, (axes,))) for v in

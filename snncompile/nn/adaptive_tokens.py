@@ -10,6 +10,8 @@ snncompile.ir.nodes.tokens for the equations, which these modules compute with t
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -44,13 +46,13 @@ class _KeepStep(torch.autograd.Function):
     ``s = sigmoid(alpha * (threshold - H))``."""
 
     @staticmethod
-    def forward(ctx, cumulative: Tensor, threshold: float, alpha: float) -> Tensor:
+    def forward(ctx: Any, cumulative: Tensor, threshold: float, alpha: float) -> Tensor:
         ctx.save_for_backward(cumulative)
         ctx.threshold, ctx.alpha = threshold, alpha
         return (cumulative < threshold).to(cumulative.dtype)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         (cumulative,) = ctx.saved_tensors
         s = torch.sigmoid(ctx.alpha * (ctx.threshold - cumulative))
         return -grad * ctx.alpha * s * (1 - s), None, None

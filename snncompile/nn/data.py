@@ -6,6 +6,7 @@ image at every time step). The test split is the one accuracies are reported on.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -22,10 +23,10 @@ def load_digits_split(seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         digits.images, digits.target, test_size=0.25, stratify=digits.target, random_state=seed
     )
 
-    def images(a) -> Tensor:
+    def images(a: np.ndarray) -> Tensor:
         return torch.as_tensor(a / 16.0, dtype=torch.float32).unsqueeze(1)
 
-    def labels(a) -> Tensor:
+    def labels(a: np.ndarray) -> Tensor:
         return torch.as_tensor(a, dtype=torch.int64)
 
     return images(x_train), labels(y_train), images(x_test), labels(y_test)

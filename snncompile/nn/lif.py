@@ -16,6 +16,8 @@ into V), so dV/dH = 1 - S.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -28,14 +30,14 @@ class SigmoidSpike(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, h: Tensor, v_threshold: float, alpha: float) -> Tensor:
+    def forward(ctx: Any, h: Tensor, v_threshold: float, alpha: float) -> Tensor:
         ctx.save_for_backward(h)
         ctx.v_threshold = v_threshold
         ctx.alpha = alpha
         return (h >= v_threshold).to(h.dtype)
 
     @staticmethod
-    def backward(ctx, grad_spike: Tensor) -> tuple[Tensor, None, None]:
+    def backward(ctx: Any, grad_spike: Tensor) -> tuple[Tensor, None, None]:
         (h,) = ctx.saved_tensors
         sig = torch.sigmoid(ctx.alpha * (h - ctx.v_threshold))
         return grad_spike * ctx.alpha * sig * (1 - sig), None, None

@@ -66,6 +66,20 @@ def fold_target(graph: Graph, name: str) -> tuple[str | None, str | None]:
     return current, None
 
 
+def _target(graph: Graph, name: str) -> tuple[str, n.LIF]:
+    """The name and node of the LIF that the product ``name`` feeds, where ``fold_target`` finds one."""
+    lif_name, _ = fold_target(graph, name)
+    lif = None if lif_name is None else graph.nodes[lif_name]
+    assert lif_name is not None and isinstance(lif, n.LIF)  # fold_target names a LIF or says why not
+    return lif_name, lif
+
+
+def _product(graph: Graph, name: str) -> n.DSSAScore | n.DSSAAggregate:
+    node = graph.nodes[name]
+    assert isinstance(node, n.DSSAScore | n.DSSAAggregate)  # the pass lowers only these
+    return node
+
+
 def refusal(graph: Graph, name: str) -> str | None:
     """Why the DSSA node ``name`` is not lowered, or None: each operand must come from one node."""
     for port, sources in graph.sources(name).items():
@@ -78,13 +92,13 @@ def fold_refusal(graph: Graph, name: str, fold: str) -> str | None:
     """Why the per-head scale of the DSSA node ``name`` cannot be folded with ``fold``, or None."""
     if fold == "none":
         return None
-    lif, reason = fold_target(graph, name)
+    _, reason = fold_target(graph, name)
     if reason is not None:
         return f"scale kept as a Scale node: {reason}"
-    node = graph.nodes[lif]
+    lif, node = _target(graph, name)
     if fold == "input" and (node.form not in ("nir", "nir_k") or not np.all(node.r == 1)):
         return f"scale kept as a Scale node: LIF {lif} has r != 1 or form {node.form}: r * c would round differently"
-    if fold == "threshold" and not np.all(graph.nodes[name].scale > 0):
+    if fold == "threshold" and not np.all(_product(graph, name).scale > 0):
         return "scale kept as a Scale node: a scale <= 0 would flip the threshold comparison"
     return None
 
@@ -100,8 +114,7 @@ def _compact(a: np.ndarray) -> np.ndarray:
 
 def _folded(graph: Graph, name: str, fold: str) -> tuple[str, n.LIF]:
     """The LIF fed by ``name`` with the node's per-head scale folded in."""
-    lif_name, _ = fold_target(graph, name)
-    node, lif, shape = graph.nodes[name], graph.nodes[lif_name], graph.types[name].shape
+    (lif_name, lif), node, shape = _target(graph, name), _product(graph, name), graph.types[name].shape
     per_head = node.scale.reshape(-1, 1, 1)
     scale = np.broadcast_to(per_head, (node.heads, shape[0] // node.heads, shape[1]) if len(shape) == 2 else shape)
     scale = _compact(scale.reshape(graph.types[lif_name].shape))
@@ -112,14 +125,14 @@ def _folded(graph: Graph, name: str, fold: str) -> tuple[str, n.LIF]:
 
 def _lowered(graph: Graph, name: str, fold: bool, fresh: FreshNames) -> tuple[list[tuple[str, Node]], list[Edge]]:
     """The nodes (the last named ``name``) and edges that replace the DSSA node ``name``."""
-    node, src = graph.nodes[name], graph.sources(name)
+    node, src = _product(graph, name), graph.sources(name)
     score = isinstance(node, n.DSSAScore)
     y_shape = graph.types[src["y"][0]].shape
     heads, d = node.heads, y_shape[0] // (2 * node.heads)
     sel = np.hstack([np.eye(d), np.zeros((d, d))] if score else [np.zeros((d, d)), np.eye(d)])
     yk = "y1" if score else "y2"
     new = {k: fresh(f"{name}.{k}") for k in ("y", "yt", yk, "x", "matmul", "scale")}
-    tail = [(new["matmul"], n.SpikeMatMul(transpose_a=not score))]
+    tail: list[tuple[str, Node]] = [(new["matmul"], n.SpikeMatMul(transpose_a=not score))]
     if not fold:
         tail.append((new["scale"], n.Scale(scale=node.scale.reshape(-1, 1, 1))))
     if not score:

@@ -28,22 +28,21 @@ def refusal(graph: Graph, bn_name: str) -> str | None:
         return "input is not a synapse"
     if graph.consumers(srcs[0]) != [bn_name]:
         return "synapse feeds other nodes too"
-    syn = graph.nodes[srcs[0]]
+    syn, bn = graph.nodes[srcs[0]], graph.nodes[bn_name]
+    assert isinstance(bn, n.BatchNorm)  # the pass asks only about BatchNorm nodes
     rank = len(graph.types[bn_name].shape)
-    axis = graph.nodes[bn_name].axis % rank
+    axis = bn.axis % rank
     if isinstance(syn, _CHANNEL_FIRST) and axis != 0 or isinstance(syn, _CHANNEL_LAST) and axis != rank - 1:
         return "axis is not the synapse's output-channel axis"
     return None
 
 
-def _folded(syn: Node, bn: n.BatchNorm) -> Node:
+def _folded(syn: n.Affine | n.Linear | n.Conv1d | n.Conv2d, bn: n.BatchNorm) -> Node:
     a, c = bn.channel_scale_shift()
     w = syn.weight * a.reshape((-1,) + (1,) * (syn.weight.ndim - 1))
-    bias = getattr(syn, "bias", None)
-    b = c if bias is None else bias * a + c
     if isinstance(syn, n.Linear):
-        return n.Affine(weight=w, bias=b)
-    return syn.replace(weight=w, bias=b)
+        return n.Affine(weight=w, bias=c)
+    return syn.replace(weight=w, bias=syn.bias * a + c)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,14 +54,17 @@ class FoldBatchNorm(Pass):
         into: dict[str, str] = {}
         refusals = []
         for name in graph.order:
-            if not isinstance(graph.nodes[name], n.BatchNorm):
+            bn = graph.nodes[name]
+            if not isinstance(bn, n.BatchNorm):
                 continue
             reason = refusal(graph, name)
             if reason is not None:
                 refusals.append(self.refuse(name, reason))
                 continue
             syn = graph.sources(name)["input"][0]
-            nodes[syn] = _folded(graph.nodes[syn], graph.nodes[name])
+            synapse = graph.nodes[syn]
+            assert isinstance(synapse, _CHANNEL_FIRST + _CHANNEL_LAST)  # refusal() checked it
+            nodes[syn] = _folded(synapse, bn)
             del nodes[name]
             into[name] = syn
         edges = [Edge(into.get(e.src, e.src), e.dst, e.port) for e in graph.edges if e.dst not in into]

@@ -91,6 +91,7 @@ def _copies(node: Node, count: int) -> list[Node]:
         return [node] * count
     if isinstance(node, n.Affine):
         return [node] + [n.Linear(weight=node.weight)] * (count - 1)
+    assert isinstance(node, (n.Conv1d, n.Conv2d))  # refusal() lets only synapses through
     return [node] + [node.replace(bias=np.zeros_like(node.bias))] * (count - 1)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from snncompile.ir import Graph, Kind
 from snncompile.ir import nodes as n
 from snncompile.ir.graph import FreshNames
@@ -45,5 +47,5 @@ class MaxPoolSpikes(Pass):
                 continue
             chains[name] = [(fresh(f"{name}.sum"), n.SumPool2d(kernel_size=node.kernel_size, stride=node.stride,
                                                                 padding=node.padding)),
-                            (name, n.Threshold(threshold=0.0, fire=">"))]
+                            (name, n.Threshold(threshold=np.zeros(()), fire=">"))]
         return PassResult(splice_chains(graph, chains), bool(chains), tuple(refusals))

@@ -68,7 +68,7 @@ def _structured(mixer: n.FourierMixer | n.WaveletMixer, name: str, src: str, fre
         if mixer.channel_basis is not None:
             chain.append(n.Linear(weight=mixer.channel_basis[k]))
             labels.append("channels")
-        chain.append(n.Scale(scale=float(mixer.weights[k])))
+        chain.append(n.Scale(scale=np.asarray(mixer.weights[k])))
         labels.append("scale")
         prev = first
         for label, node in zip(labels, chain, strict=True):

@@ -1,4 +1,5 @@
-"""Passes by name, the ``--passes`` syntax, named pipelines per target, and running a pipeline.
+"""Passes by name, the ``--passes`` syntax, and running a pipeline (each target plugin names its own pipeline:
+``snncompile.targets.target.Target.pipeline``).
 
 Syntax (command line, pipelines, targets alike): passes separated by commas, each ``name`` or
 ``name{key=value,key=value}``; a value is parsed to the type of the pass's dataclass field (``int``, ``float``,
@@ -18,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from snncompile.errors import SnnError, one_line
-from snncompile.ir import OPS, Graph
+from snncompile.ir import Graph
 from snncompile.ir.nir_io import write_nir
 from snncompile.passes.base import Pass, Refusal
 
@@ -38,71 +39,8 @@ PASSES: Mapping[str, Callable[[], type[Pass]]] = {
     "dssa-to-binary-matmul": _lazy("dssa_to_binary_matmul", "DSSAToBinaryMatmul"),
     "token-masks": _lazy("token_masks", "TokenMasks"),
     "tokens-to-vectors": _lazy("tokens_to_vectors", "TokensToVectors"),
+    "quantize": _lazy("quantize", "Quantize"),
 }
-
-_CPU = ("fold-batchnorm", "maxpool-spikes", "ssa-to-binary-matmul", "qk-attention-to-masks", "dssa-to-binary-matmul",
-        "mixer-to-fixed-synapses")
-PIPELINES: Mapping[str, tuple[str, ...]] = {
-    "cpu": _CPU,
-    "nir": _CPU + ("tokens-to-vectors",),  # standard NIR 1.0 primitives only
-}
-"""Target -> the passes that lower a traced graph for it, each written in the ``--passes`` syntax."""
-
-_HIGH_LEVEL = frozenset({"SpikingSelfAttention", "HeadSum", "TokenSum", "DSSAScore", "DSSAAggregate", "FourierMixer",
-                         "WaveletMixer"})
-TARGET_OPS: Mapping[str, frozenset[str]] = {
-    "cpu": frozenset(OPS) - _HIGH_LEVEL,
-    "nir": frozenset(op for op, cls in OPS.items() if cls.primitive) | {"Previous"},  # written as a cycle's edge
-}
-"""Target -> the node ops its pipeline's output may contain (checked by ``compile`` before anything is written)."""
-
-_PRODUCTS = frozenset({"SpikeMatMul", "SpikeMask", "SpikingSelfAttention", "DSSAScore", "DSSAAggregate", "TokenMask"})
-"""Ops that multiply two tensors computed by the network (spikes by spikes, or by a computed mask)."""
-_SHOWN = 3  # node names shown per op kind in a refusal
-
-
-def _nodes_of(graph: Graph, ops: Sequence[str]) -> str:
-    """``Op xN (a, b, c, +k more)`` for each op kind of ``ops``, in that order."""
-    parts = []
-    for op in ops:
-        names = [name for name, node in graph.nodes.items() if node.op == op]
-        more = f", +{len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
-        parts.append(f"{op} x{len(names)} ({', '.join(names[:_SHOWN])}{more})")
-    return ", ".join(parts)
-
-
-def _reason(target: str, op: str, folded: frozenset[str]) -> tuple[int, str]:
-    """(rank, why ``target`` cannot take ``op``): the ops with no equivalent first."""
-    if target != "nir":
-        return 0, "are high-level nodes the pipeline did not lower (--explain gives each pass's reason)"
-    if op in _PRODUCTS:
-        return 0, "have no NIR equivalent (standard NIR has no product of two spike tensors)"
-    if op in folded:
-        return 2, ("are linear or layout nodes, which tokens-to-vectors folds into Affine weights only when every "
-                   "other node is an NIR primitive (--explain gives its reason)")
-    return 1, "have no NIR equivalent (no NIR 1.0 primitive computes them)"
-
-
-def check_target(graph: Graph, target: str) -> None:
-    """Raise one SnnError line when ``graph`` holds ops outside ``TARGET_OPS[target]``: every such op kind with its
-    nodes (the first few and the count), grouped by why the target cannot take them, the ones with no equivalent
-    first."""
-    allowed = TARGET_OPS[target]
-    ops = list(dict.fromkeys(node.op for node in graph.nodes.values() if node.op not in allowed))
-    if not ops:
-        return
-    from snncompile.passes.tokens_to_vectors import FOLDED
-
-    folded = frozenset(cls.op for cls in FOLDED)
-    groups: dict[tuple[int, str], list[str]] = {}
-    for op in ops:
-        groups.setdefault(_reason(target, op, folded), []).append(op)
-    count = sum(1 for node in graph.nodes.values() if node.op not in allowed)
-    what = "NIR 1.0 standard primitives cannot express" if target == "nir" else f"the {target} target does not run"
-    parts = [f"{_nodes_of(graph, group)} {why}" for (_, why), group in sorted(groups.items())]
-    other = "; --target cpu keeps extension nodes" if target == "nir" else ""
-    raise SnnError(f"the {target} pipeline leaves {count} node(s) that {what}: {'; '.join(parts)}{other} "
-                   f"(allowed: {', '.join(sorted(allowed))})")
 
 QUOTE_HINT = ("; quote the pass spec so that the shell does not expand its braces, e.g. --passes 'a{x=1,y=2}' "
               "(unquoted, bash turns a{x=1,y=2} into two words, ax=1 ay=2)")
@@ -172,11 +110,12 @@ def parse_passes(text: str, available: Mapping[str, Callable[[], type[Pass]]] = 
     return passes
 
 
-def pipeline(target: str) -> list[Pass]:
-    """The named pipeline of ``target``."""
-    if target not in PIPELINES:
-        raise SnnError(f"unknown target '{target}' (targets: {', '.join(PIPELINES)})")
-    return parse_passes(",".join(PIPELINES[target]))
+def pipeline(target: str, chip: str | None = None) -> list[Pass]:
+    """The pipeline of target plugin ``target`` for ``chip`` (default: the target's default chip), configured."""
+    from snncompile.targets.plugins import load_target
+
+    plugin = load_target(target)
+    return parse_passes(",".join(plugin.pipeline(plugin.chip(chip))))
 
 
 @dataclasses.dataclass(frozen=True)

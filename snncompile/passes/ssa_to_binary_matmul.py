@@ -64,7 +64,9 @@ def _power_of_two(scale: float) -> bool:
 
 def refusal(graph: Graph, name: str) -> str | None:
     """Why the scale of the SSA ``name`` cannot be folded into the LIF that reads it, or None."""
-    scale = graph.nodes[name].scale
+    ssa = graph.nodes[name]
+    assert isinstance(ssa, n.SpikingSelfAttention)  # the pass asks only about SSA nodes
+    scale = ssa.scale
     if not _power_of_two(scale):
         return f"scale {scale!r} is not a positive power of two: dividing the LIF's threshold by it would round"
     consumers = graph.consumers(name)
@@ -107,7 +109,10 @@ class SsaToBinaryMatmul(Pass):
             new_nodes, new_edges, split = self._lower(graph, name, node, keep_scale=reason is not None, fresh=fresh)
             nodes.update(new_nodes)
             edges = [Edge(e.src, split[e.port]) if e.dst == name else e for e in edges] + new_edges
-        nodes = {k: divide_potentials(v, folded[k]) if k in folded else v for k, v in nodes.items()}
+        for lif, scale in folded.items():
+            target = nodes[lif]
+            assert isinstance(target, n.LIF)  # refusal() checked it
+            nodes[lif] = divide_potentials(target, scale)
         changed = len(nodes) != len(graph.nodes) or bool(folded)
         return PassResult(graph.replace(nodes=nodes, edges=edges), changed, tuple(refusals))
 

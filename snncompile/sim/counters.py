@@ -12,6 +12,8 @@
   counts synaptic operations only for a tensor that is exactly 0/1, NeuroBench for one in {-1, 0, 1}.
 * ``changed`` (neurons with state, ``state_counts``): the neurons whose membrane state changed at this step, every
   neuron at the first step (NeuroBench's membrane updates).
+* ``input_overflow`` (LoihiLIF): the neurons whose integer input left the 16 bits of Loihi's dendritic input,
+  [-2**15, 2**15 - 1] (Lava's CPU model takes it unchanged; the chip would not: docs/fixed-point.md).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ def step_counts(node: n.Node, ports: dict[str, torch.Tensor], types: dict[str, T
             counts["coincidence_payload"] = (pa @ pb).sum(0)
     if isinstance(node, n.NEURONS):
         counts["inputs"] = (ports["input"] != 0).sum(0).to(ports["input"].dtype)
+    if isinstance(node, n.LoihiLIF):
+        x = ports["input"]
+        counts["input_overflow"] = ((x < -(2**15)) | (x > 2**15 - 1)).sum(0)
     return counts
 
 

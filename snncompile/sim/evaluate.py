@@ -71,7 +71,7 @@ def evaluate(graph: Graph, x: np.ndarray, y: np.ndarray | None, steps: int | Non
         raise SnnError(f"the batch size must be a positive integer, got {batch_size}")
     if y is not None:
         _check_labels(graph, x, y)
-    correct, activity = (0 if y is not None else None), None
+    correct, activity = 0, None
     for start in range(0, len(x), batch_size):
         chunk = x[start:start + batch_size]
         xb = np.swapaxes(chunk, 0, 1) if temporal else np.broadcast_to(chunk, (steps,) + chunk.shape)
@@ -82,12 +82,13 @@ def evaluate(graph: Graph, x: np.ndarray, y: np.ndarray | None, steps: int | Non
         activity = result.activity if activity is None else activity.merge(result.activity)
         if progress is not None:
             progress(len(chunk))
+    assert activity is not None  # x holds a sample (checked above), so one batch ran
     for name in silent_layers(graph, activity):
         warnings.warn(f"layer '{name}' ({graph.nodes[name].op}, {graph.types[name].size:,} neurons) receives input "
                       f"but never fired in {steps} steps x {len(x)} samples; check the time step (dt = "
                       f"{graph.dt:g}: is it small against the neurons' time constants?) and the input's scale",
                       stacklevel=2)
-    return Evaluation(correct, len(x), activity)
+    return Evaluation(correct if y is not None else None, len(x), activity)
 
 
 def silent_layers(graph: Graph, activity: Activity) -> list[str]:

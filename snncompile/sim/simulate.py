@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,7 +49,8 @@ def _as_inputs(graph: Graph, inputs: np.ndarray | torch.Tensor | Mapping[str, np
     for name in graph.inputs:
         if name not in inputs:
             raise SnnError(f"no data for graph input '{name}'")
-        x = inputs[name] if torch.is_tensor(inputs[name]) else torch.tensor(np.asarray(inputs[name]))
+        given = inputs[name]
+        x = given if isinstance(given, torch.Tensor) else torch.tensor(np.asarray(given))
         want = graph.types[name].shape
         if x.dim() != len(want) + 2 or tuple(x.shape[2:]) != want:
             raise SnnError(f"input '{name}' must be [T, B, {', '.join(map(str, want))}], got {list(x.shape)}")
@@ -80,7 +82,7 @@ def simulate(graph: Graph, inputs: np.ndarray | torch.Tensor | Mapping[str, np.n
     steps, batch = next(iter(xs.values())).shape[:2]
     kernels = {name: make_kernel(graph.nodes[name], graph.dt, dtype) for name in graph.order
                if not isinstance(graph.nodes[name], Input | Previous)}
-    held = {m: torch.zeros((batch,) + graph.nodes[m].type.shape, dtype=dtype) for m in graph.previous}
+    held = {m: torch.zeros((batch,) + graph.types[m].shape, dtype=dtype) for m in graph.previous}  # Previous.type
     sources = {name: graph.sources(name) for name in graph.order}
     spiking = [m for m in graph.order if isinstance(graph.nodes[m], NEURONS) and graph.types[m].kind == "binary"]
     eventful = [m for m in graph.order if graph.nodes[m].events]
@@ -92,7 +94,7 @@ def simulate(graph: Graph, inputs: np.ndarray | torch.Tensor | Mapping[str, np.n
     outputs: dict[str, list[np.ndarray]] = {m: [] for m in graph.outputs}
     states: dict[str, list[np.ndarray]] = {m: [] for m in probes}
     traces: dict[str, list[np.ndarray]] = {m: [] for m in trace}
-    state: dict[str, object] = {}
+    state: dict[str, Any] = {}  # each kernel's own state
     with torch.no_grad():
         for t in range(steps):
             values: dict[str, torch.Tensor] = {}

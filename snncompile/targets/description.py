@@ -1,9 +1,8 @@
-"""Hardware descriptions: per-operation energy costs, each with what it covers and its source.
+"""Energy descriptions: per-operation energy costs, each with what it covers and its source.
 
-A description is a TOML file (the bundled ones live in ``descriptions/``; a user passes a path)::
+Costs are the ``[costs.KIND]`` tables of a chip description (``snncompile.targets.chips``: a target plugin's
+``chips/*.toml``, the energy-only chips in ``descriptions/``, or a user's file)::
 
-    name = "my-chip"
-    title = "My chip"
     [costs.synop]             # one of KINDS
     pj = 1.2                  # picojoules per operation
     what = "synaptic operation"
@@ -17,15 +16,11 @@ out are reported as not modelled, never priced at zero silently.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
-from snncompile.errors import InputFileError, UnsupportedError
-from snncompile.files import read_parsed
+from snncompile.errors import InputFileError
 
 KINDS = ("synop", "mac", "neuron_update", "neuron_update_active", "neuron_update_inactive", "spike")
-BUNDLED = Path(__file__).parent / "descriptions"
 
 
 @dataclass(frozen=True)
@@ -42,10 +37,6 @@ class Description:
     costs: dict[str, Cost]
 
 
-def bundled() -> list[str]:
-    return sorted(p.stem for p in BUNDLED.glob("*.toml"))
-
-
 def _cost(where: str, kind: str, raw: object) -> Cost:
     if kind not in KINDS:
         raise InputFileError(f"{where}: unknown operation kind '{kind}'; supported: {', '.join(KINDS)}")
@@ -56,13 +47,28 @@ def _cost(where: str, kind: str, raw: object) -> Cost:
     return Cost(float(raw["pj"]), str(raw.get("what", kind)), raw["source"])
 
 
+def parse_costs(where: str, name: str, title: str, raw: object) -> Description | None:
+    """The ``[costs]`` table of a chip file as a Description; None when the file has none."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not raw:
+        raise InputFileError(f"{where}: [costs] needs at least one [costs.KIND] table; kinds: {', '.join(KINDS)}")
+    return Description(name, title, {kind: _cost(where, kind, value) for kind, value in raw.items()})
+
+
+def bundled() -> list[str]:
+    """Every known chip that prices operations (the targets' chips and the energy-only ones), sorted."""
+    from snncompile.targets.chips import chip_names, load_chip
+
+    return [name for name in chip_names() if load_chip(name).energy is not None]
+
+
 def load_description(spec: str) -> Description:
-    """A bundled description by name (see ``bundled()``) or a TOML file by path."""
-    path = BUNDLED / f"{spec}.toml" if spec in bundled() else Path(spec)
-    if path.suffix != ".toml":
-        raise UnsupportedError(f"target '{spec}': expected one of {', '.join(bundled())} or a .toml description")
-    raw = read_parsed(path, tomllib.loads, "a TOML file", (tomllib.TOMLDecodeError,))
-    if not isinstance(raw.get("name"), str) or not isinstance(raw.get("costs"), dict) or not raw["costs"]:
-        raise InputFileError(f"{path}: a description needs name = \"...\" and at least one [costs.KIND] table")
-    costs = {kind: _cost(str(path), kind, value) for kind, value in raw["costs"].items()}
-    return Description(raw["name"], str(raw.get("title", raw["name"])), costs)
+    """The energy costs of a known chip by name (see ``bundled()``) or of a chip TOML file by path."""
+    from snncompile.targets.chips import load_chip
+
+    chip = load_chip(spec)
+    if chip.energy is None:
+        raise InputFileError(f"{chip.where}: chip '{chip.name}' prices no operation: energy needs at least one "
+                             f"[costs.KIND] table; kinds: {', '.join(KINDS)}")
+    return chip.energy

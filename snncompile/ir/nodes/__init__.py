@@ -3,6 +3,7 @@
 from snncompile.ir.node import Node
 from snncompile.ir.nodes.attention import SpikeMatMul, SpikingSelfAttention
 from snncompile.ir.nodes.dssa import DSSAAggregate, DSSAScore
+from snncompile.ir.nodes.loihi import LoihiConv2d, LoihiDense, LoihiEncode, LoihiLIF
 from snncompile.ir.nodes.mixers import FourierMixer, WaveletMixer
 from snncompile.ir.nodes.neurons import IF, LI, LIF, CubaLI, CubaLIF, I, Threshold
 from snncompile.ir.nodes.pooling import AvgPool2d, MaxPool2d, SumPool2d
@@ -35,8 +36,10 @@ NODE_CLASSES += (DSSAScore, DSSAAggregate)
 NODE_CLASSES += (FourierMixer, WaveletMixer)
 NODE_CLASSES += (TokenHaltingScore, TokenHalting, TokenMask, TokenMerge)
 NODE_CLASSES += (StaticTokenMask, TokenSelect, TokenScatter)
+NODE_CLASSES += (LoihiEncode, LoihiDense, LoihiConv2d, LoihiLIF)
 OPS: dict[str, type[Node]] = {cls.op: cls for cls in NODE_CLASSES}
-SYNAPSES: tuple[type[Node], ...] = (Affine, Linear, Conv1d, Conv2d)
-NEURONS: tuple[type[Node], ...] = (I, IF, LI, LIF, CubaLI, CubaLIF, Threshold)
+# Unannotated, so that a type checker narrows ``isinstance(node, SYNAPSES)`` to the union of these classes.
+SYNAPSES = (Affine, Linear, Conv1d, Conv2d)
+NEURONS = (I, IF, LI, LIF, CubaLI, CubaLIF, Threshold, LoihiLIF)
 
 __all__ = [cls.__name__ for cls in NODE_CLASSES] + ["Node", "NODE_CLASSES", "OPS", "SYNAPSES", "NEURONS"]

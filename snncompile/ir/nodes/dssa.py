@@ -25,7 +25,7 @@ from snncompile.ir.node import Node, require
 from snncompile.ir.types import Kind, TensorType
 
 
-def _check_y(node: Node, y: TensorType, channels: int, name: str) -> None:
+def _check_y(node: DSSAScore | DSSAAggregate, y: TensorType, channels: int, name: str) -> None:
     require(node.heads >= 1, name, f"heads must be >= 1, got {node.heads}")
     require(node.scale.shape == (node.heads,), name, f"scale must have shape [{node.heads}], got {node.scale.shape}")
     require(len(y.shape) == 3, name, f"y must be [2C, H', W'], got {y}")

@@ -40,7 +40,8 @@ class _Neuron(Node):
                 raise IRError(name, f"{f} must be positive (a time constant; the update divides by it), "
                                     f"got {float(np.min(tau)):g}")
         if self.spiking:
-            require(self.fire in FIRE_OPS, name, f"fire must be one of {FIRE_OPS}, got {self.fire!r}")
+            fire = getattr(self, "fire", ">")
+            require(fire in FIRE_OPS, name, f"fire must be one of {FIRE_OPS}, got {fire!r}")
             reset = getattr(self, "reset", "hard")
             require(reset in RESETS, name, f"reset must be one of {RESETS}, got {reset!r}")
         form = getattr(self, "form", "nir")

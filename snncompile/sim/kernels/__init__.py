@@ -9,7 +9,7 @@ Kernels live in one module per node family, registered with ``@kernel(NodeClass)
 imports them all.
 """
 
-from snncompile.sim.kernels import core, dssa, mixers, qk, static_masks, tokens  # noqa: F401 - registers kernels
+from snncompile.sim.kernels import core, dssa, loihi, mixers, qk, static_masks, tokens  # noqa: F401 - registers kernels
 from snncompile.sim.kernels.registry import Kernel, kernel, make_kernel
 
 __all__ = ["Kernel", "kernel", "make_kernel"]

@@ -22,7 +22,8 @@ def _fire(h: torch.Tensor, threshold: torch.Tensor, op: str) -> torch.Tensor:
     return h >= threshold if op == ">=" else h > threshold
 
 
-def _resetter(node: Node, p: Callable[[str], torch.Tensor]) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _resetter(node: n.IF | n.LIF | n.CubaLIF, p: Callable[[str], torch.Tensor]
+              ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """``v(h, s)`` after a spiking step: ``h - s * v_threshold`` (subtract) or ``v_reset where s`` (hard)."""
     if node.reset == "subtract":
         vth = p("v_threshold")
@@ -232,7 +233,8 @@ def _lif(node: n.LIF, p: Any, dt: float) -> Step:
     return step
 
 
-def _cuba(node: Node, p: Any, dt: float) -> Callable[[torch.Tensor, Any], tuple[torch.Tensor, torch.Tensor]]:
+def _cuba(node: n.CubaLI | n.CubaLIF, p: Any, dt: float
+          ) -> Callable[[torch.Tensor, Any], tuple[torch.Tensor, torch.Tensor]]:
     ts, tm, r, vl, w = p("tau_syn"), p("tau_mem"), p("r"), p("v_leak"), p("w_in")
 
     def update(x: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,12 +22,13 @@ def _basis_mixer(node: FourierMixer | WaveletMixer, p: Any, dt: float) -> Step:
 
     def step(x: dict[str, torch.Tensor], state: Any) -> tuple[torch.Tensor, Any]:
         xin = x["input"].contiguous()
-        y = None
+        y: torch.Tensor | None = None
         for k in range(token_basis.shape[0]):
             t = token_basis[k] @ xin
             if channel_basis is not None:
                 t = t @ channel_basis[k].mT
             t = weights[k] * t
             y = t if y is None else y + t
+        assert y is not None  # K >= 1: the node's output_type checks it
         return y, None
     return step
